@@ -1,0 +1,44 @@
+/* Small helpers shared by every module: durations, strings, time. */
+#ifndef SMSGUARD_UTIL_H
+#define SMSGUARD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#endif
+
+/*
+ * "500ms", "2s", "5m", "1h", "1d", or a bare number of seconds, also
+ * combined ("1m30s"). Returns 0 or -EINVAL / -ERANGE.
+ */
+int util_parse_duration_ms(const char *s, uint64_t *out_ms);
+/* Formats a duration as "1h2m3s", "250ms"; returns buf. */
+char *util_format_duration(uint64_t ms, char *buf, size_t len);
+
+/* strlcpy semantics: returns strlen(src). */
+size_t util_strlcpy(char *dst, const char *src, size_t size);
+
+/* Aborts on allocation failure: a daemon that cannot allocate 100 bytes cannot recover. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Wall clock in milliseconds since the epoch (the only call that reads it). */
+int64_t util_wall_ms(void);
+
+/* Overwrites memory that held a secret; never optimised away. */
+void util_wipe(void *p, size_t n);
+
+/* Trims leading and trailing white space in place; returns s. */
+char *util_trim(char *s);
+
+/* Uniform random in [0, n) from a non-crypto PRNG seeded once at start. */
+uint32_t util_random(uint32_t n);
+void util_random_seed(uint64_t seed);
+
+#endif
