@@ -150,3 +150,19 @@ task_error_meaning(const char *code)
 			return task_errors[i].meaning;
 	return NULL;
 }
+
+int
+task_required_ports(enum task_type type, enum task_os os, uint16_t out[3])
+{
+	int n = 0;
+
+	/* Reference §9: Windows 22+8899+8900; Linux file-level 22; Linux block-level 22+8900. */
+	out[n++] = 22;
+	if (os == TASK_OS_WINDOWS) {
+		out[n++] = 8899;
+		out[n++] = 8900;
+	} else if (type == TASK_TYPE_MIGRATE_BLOCK) {
+		out[n++] = 8900;
+	}
+	return n;
+}

@@ -3,6 +3,7 @@
 #define SMSGUARD_TASK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum task_state {
 	TASK_UNKNOWN = 0, /* anything SMS says that we do not know: only watched */
@@ -48,6 +49,12 @@ bool task_state_is_active(enum task_state st);
 
 /* SMS.0807 SMS.1807 SMS.2802 SMS.3802 SMS.3805 SMS.3806 SMS.2805 SMS.2806. */
 bool task_error_is_network(const char *code);
+/*
+ * The target ports a task needs (`ports = auto`): Windows 22,8899,8900;
+ * Linux file-level 22; Linux block-level 22,8900. Returns the count.
+ */
+int task_required_ports(enum task_type type, enum task_os os, uint16_t out[3]);
+
 /* A short English meaning of a known SMS error code, or NULL. */
 const char *task_error_meaning(const char *code);
 
