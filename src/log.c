@@ -10,9 +10,9 @@
 #include "smsguard/log.h"
 
 static enum log_level log_level = LOG_LEVEL_INFO;
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 /* sd-daemon(3) priority prefixes: journald reads them, a terminal shows them harmlessly. */
-static const char *const level_prefix[] = { "<3>", "<4>", "<6>", "<7>" };
+static const char *const level_prefix[] = {"<3>", "<4>", "<6>", "<7>"};
 
 void
 log_init(enum log_level level)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "smsguard/schedule.h"
@@ -34,16 +35,21 @@ struct config {
 	int log_level;   /* enum log_level */
 
 	/* [cloud] */
-	char *endpoint; /* https://host[:port], no trailing slash; http:// only for loopback */
+	char *endpoint;      /* https://host[:port], no trailing slash; http:// only for loopback */
 	char *endpoint_host; /* derived: host name of the endpoint, for {domain} */
 	char *project_id;
 	char *credentials; /* path; default /etc/smsguard/credentials */
+	/*
+	 * Set to a path other than the default: then a missing file is an error
+	 * instead of a fall-back to the SDK environment variables.
+	 */
+	bool credentials_explicit;
 	char *ca_file;
 	char *proxy;
 	uint64_t timeout_ms; /* default 15s */
 
 	/* [task] */
-	char *task_id; /* NULL = discover */
+	char *task_id;         /* NULL = discover */
 	uint64_t poll_ms;      /* default 30s */
 	uint64_t poll_idle_ms; /* default 5m */
 
@@ -70,9 +76,9 @@ struct config {
 	char *answers[CONFIG_MAX_ANSWERS];
 
 	/* [recovery] */
-	bool resume;            /* default on */
-	uint64_t settle_ms;     /* default 10s */
-	int budget_actions;     /* default 6 */
+	bool resume;               /* default on */
+	uint64_t settle_ms;        /* default 10s */
+	int budget_actions;        /* default 6 */
 	uint64_t budget_window_ms; /* default 1h */
 	uint64_t backoff_min_ms;   /* default 30s */
 	uint64_t backoff_max_ms;   /* default 15m */
@@ -107,6 +113,8 @@ struct config {
  * (malloc'd, the caller frees).
  */
 int config_load(const char *path, struct config **out, char **cause);
+/* The same from an open stream; `name` stands for the file in messages and cfg->path. */
+int config_load_fp(FILE *fp, const char *name, struct config **out, char **cause);
 /* Defaults only (used by tests and when building a config by hand). */
 struct config *config_new_defaults(void);
 void config_free(struct config *cfg);
@@ -122,6 +130,11 @@ struct credentials {
  * From the config's credentials file (refused when group- or world-readable,
  * or not a regular file), else from HUAWEICLOUD_SDK_AK / _SK / _SECURITY_TOKEN.
  * Errors as config_load.
+ * The file holds lines "ak=…", "sk=…", optionally "security_token=…", with
+ * '#' comments and blank lines; it must be a regular file owned by the
+ * effective uid with no group/other permission bits (chmod 600). Only when it
+ * does not exist and cfg->credentials_explicit is false are the environment
+ * variables used. Error messages never contain a secret.
  */
 int credentials_load(const struct config *cfg, struct credentials **out, char **cause);
 void credentials_free(struct credentials *cr);

@@ -1,7 +1,22 @@
 /*
  * The weekly rate-limit schedule (DESIGN.md §4 [ratelimit], §5.6):
  * "Mon-Fri 08:00-18:00 50, Mon-Fri 18:00-08:00 0, Sat-Sun 00:00-24:00 0".
- * Pure: callers pass local broken-down time.
+ *
+ * Rules are comma-separated "DAYS HH:MM-HH:MM MBPS". DAYS is a day (Mon … Sun,
+ * or the full name, any case), a range that may wrap (Mon-Fri, Sat-Mon), a
+ * list joined with '+' or '/' (Mon+Wed/Fri-Sat), or "daily" / "*". 24:00 ends
+ * a day; an end before the start wraps past midnight into the next day (so
+ * "Fri 18:00-08:00" covers Fri 18:00 - Sat 08:00). MBPS is 0..1000 Mbit/s,
+ * 0 = unlimited. Rules that share a minute must agree on the rate (the DESIGN
+ * example's Fri night rule and its Sat rule both say 0); different rates on
+ * the same minute are an error naming both rules.
+ *
+ * Pure: callers pass local broken-down time (struct tm's tm_wday and
+ * tm_hour * 60 + tm_min from localtime_r() in the configured zone), so DST is
+ * the caller's: on the spring-forward day the skipped hour simply never comes,
+ * on the fall-back day the repeated hour is evaluated twice, and
+ * minutes_to_next counts wall-clock minutes, which the caller re-evaluates at
+ * the change rather than trusting as a monotonic delay.
  */
 #ifndef SMSGUARD_SCHEDULE_H
 #define SMSGUARD_SCHEDULE_H
@@ -37,15 +52,26 @@ int schedule_parse(const char *text, struct schedule *out, char **cause);
  * The limit at a local time (wday 0 = Sunday as in struct tm, minute of day),
  * with the window it belongs to and minutes until the next change (within a week).
  * Returns 0, or -ENOENT when no rule covers that minute (unlimited).
+ * *mbps is the limit (0 = unlimited). The window is the covering rule's
+ * start/end (end may be below start when the rule wraps midnight; 1440 =
+ * 24:00), or for an uncovered minute the uncovered stretch around it.
+ * *minutes_to_next counts minutes until the limit differs (a change of rule
+ * with the same rate is no change); -1 when it never changes. Any out
+ * pointer may be NULL. -EINVAL for wday outside 0..6 or minute outside 0..1439.
  */
-int schedule_at(const struct schedule *s, int wday, int minute, uint32_t *mbps,
-    uint16_t *win_start, uint16_t *win_end, int *minutes_to_next);
+int schedule_at(const struct schedule *s, int wday, int minute, uint32_t *mbps, uint16_t *win_start,
+    uint16_t *win_end, int *minutes_to_next);
 
 /*
  * The day's periods as SMS takes them (at most 5, merged, unlimited gaps left
  * out). Returns the count, or -E2BIG when the day needs more than 5.
+ * Periods are in order; end_min is exclusive except that a period running to
+ * midnight ends at 1439 ("23:59", as SMS writes it). -EINVAL for a bad wday.
  */
-int schedule_day_periods(const struct schedule *s, int wday,
-    struct schedule_period out[SCHEDULE_MAX_PERIODS]);
+int schedule_day_periods(
+    const struct schedule *s, int wday, struct schedule_period out[SCHEDULE_MAX_PERIODS]);
+
+/* "HH:MM" for a minute of the day (1440 = "24:00"); returns buf. */
+char *schedule_format_hhmm(unsigned minute, char buf[6]);
 
 #endif

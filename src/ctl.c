@@ -1,0 +1,514 @@
+#define LOG_TAG "ctl"
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "smsguard/ctl.h"
+#include "smsguard/log.h"
+#include "smsguard/util.h"
+
+/* A client that does not read its replies is dropped past this much queued output. */
+#define CTL_MAX_PENDING_WRITE (4 * 1024 * 1024)
+
+struct ctl_client {
+	uv_pipe_t pipe;
+	uv_timer_t idle;
+	int handles; /* open handles; freed at 0 */
+	struct ctl_server *server;
+	TAILQ_ENTRY(ctl_client) entry;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	bool closing;
+	bool deferred;    /* a reply is owed (wait): requests queue behind it */
+	bool close_after; /* close once the queued writes are done */
+	unsigned writes;  /* writes in flight */
+	size_t len;
+	char buf[CTL_MAX_REQUEST];
+};
+
+struct ctl_server {
+	uv_pipe_t listener;
+	uv_loop_t *loop;
+	struct ctl_handler h;
+	char *path;
+	bool has_gid;
+	gid_t gid;
+	bool closing;
+	int handles;
+	unsigned nclients;
+	TAILQ_HEAD(, ctl_client) clients;
+	void (*close_cb)(void *);
+	void *close_arg;
+};
+
+struct ctl_write {
+	uv_write_t req;
+	struct ctl_client *c;
+	size_t len;
+	char data[];
+};
+
+static void ctl_client_close(struct ctl_client *c);
+static void ctl_client_process(struct ctl_client *c);
+static void ctl_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+cJSON *
+ctl_error(const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(o, "ok", 0);
+	cJSON_AddStringToObject(o, "error", msg);
+	return o;
+}
+
+static void
+ctl_server_maybe_free(struct ctl_server *s)
+{
+	if (!s->closing || s->handles > 0 || !TAILQ_EMPTY(&s->clients))
+		return;
+	if (s->close_cb != NULL)
+		s->close_cb(s->close_arg);
+	free(s->path);
+	free(s);
+}
+
+static void
+ctl_client_handle_closed(uv_handle_t *h)
+{
+	struct ctl_client *c = h->data;
+	struct ctl_server *s = c->server;
+
+	if (--c->handles > 0)
+		return;
+	TAILQ_REMOVE(&s->clients, c, entry);
+	s->nclients--;
+	free(c);
+	ctl_server_maybe_free(s);
+}
+
+static void
+ctl_client_close(struct ctl_client *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->deferred && c->server->h.client_gone != NULL)
+		c->server->h.client_gone(c->server->h.arg, c);
+	c->deferred = false;
+	uv_close((uv_handle_t *)&c->pipe, ctl_client_handle_closed);
+	uv_close((uv_handle_t *)&c->idle, ctl_client_handle_closed);
+}
+
+static void
+ctl_write_cb(uv_write_t *req, int status)
+{
+	struct ctl_write *w = container_of(req, struct ctl_write, req);
+	struct ctl_client *c = w->c;
+
+	free(w);
+	c->writes--;
+	if (status < 0 && !c->closing) {
+		ctl_client_close(c);
+		return;
+	}
+	if (c->close_after && c->writes == 0)
+		ctl_client_close(c);
+}
+
+static void
+ctl_send(struct ctl_client *c, cJSON *reply)
+{
+	struct ctl_write *w;
+	uv_buf_t b;
+	char *text;
+	size_t len;
+	int r;
+
+	if (cJSON_GetObjectItemCaseSensitive(reply, "ok") == NULL)
+		cJSON_AddBoolToObject(reply, "ok", 1);
+	text = cJSON_PrintUnformatted(reply);
+	cJSON_Delete(reply);
+	if (text == NULL || c->closing) {
+		free(text);
+		return;
+	}
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > CTL_MAX_PENDING_WRITE) {
+		log_debug("client pid %ld does not read its replies: dropped", (long)c->pid);
+		free(text);
+		ctl_client_close(c);
+		return;
+	}
+	len = strlen(text);
+	w = xmalloc(sizeof(*w) + len + 1);
+	memcpy(w->data, text, len);
+	w->data[len] = '\n';
+	w->len = len + 1;
+	w->c = c;
+	free(text);
+	b = uv_buf_init(w->data, (unsigned)w->len);
+	r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, ctl_write_cb);
+	if (r < 0) {
+		free(w);
+		ctl_client_close(c);
+		return;
+	}
+	c->writes++;
+}
+
+static bool
+ctl_in_group(uid_t uid, gid_t peer_gid, gid_t gid)
+{
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[4096];
+	gid_t groups[256];
+	int ngroups = (int)nitems(groups);
+
+	if (peer_gid == gid)
+		return true;
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 || pwp == NULL)
+		return false;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &ngroups) == -1)
+		return false;
+	for (int i = 0; i < ngroups; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* 0 when the peer may run the command, else the reason. */
+static const char *
+ctl_permission(const struct ctl_client *c, const struct ctl_request *req)
+{
+	const struct ctl_server *s = c->server;
+
+	if (c->uid == 0 || c->uid == geteuid())
+		return NULL;
+	if (req->flags & CTL_F_WRITE)
+		return "permission denied: only root may change anything";
+	if (s->has_gid && ctl_in_group(c->uid, c->gid, s->gid))
+		return NULL;
+	return "permission denied";
+}
+
+static void
+ctl_handle_line(struct ctl_client *c, const char *line, size_t len)
+{
+	struct ctl_server *s = c->server;
+	struct ctl_request req;
+	const char *err = NULL;
+	cJSON *reply;
+
+	if (ctlproto_parse(line, len, &req, &err) < 0) {
+		ctl_send(c, ctl_error(err != NULL ? err : "bad request"));
+		return;
+	}
+	if ((err = ctl_permission(c, &req)) != NULL) {
+		log_info("refused %s from uid %ld pid %ld", ctl_commands[req.cmd].name,
+		    (long)c->uid, (long)c->pid);
+		ctl_send(c, ctl_error(err));
+		return;
+	}
+	c->deferred = true;
+	reply = s->h.dispatch(s->h.arg, c, &req);
+	if (reply != NULL) {
+		c->deferred = false;
+		ctl_send(c, reply);
+	}
+}
+
+static void
+ctl_client_process(struct ctl_client *c)
+{
+	char *nl;
+
+	while (!c->closing && !c->deferred && c->len > 0 &&
+	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+		size_t linelen = (size_t)(nl - c->buf);
+
+		ctl_handle_line(c, c->buf, linelen);
+		if (c->closing)
+			return;
+		c->len -= linelen + 1;
+		memmove(c->buf, nl + 1, c->len);
+	}
+	if (c->closing)
+		return;
+	if (c->len == sizeof(c->buf)) {
+		/* A full buffer without a newline: the request is over the limit. */
+		ctl_send(c, ctl_error("request too large"));
+		c->len = 0;
+		c->close_after = true;
+		uv_read_stop((uv_stream_t *)&c->pipe);
+		if (c->writes == 0)
+			ctl_client_close(c);
+		return;
+	}
+	if (c->deferred)
+		uv_read_stop((uv_stream_t *)&c->pipe);
+}
+
+static void
+ctl_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct ctl_client *c = h->data;
+
+	buf->base = c->buf + c->len;
+	buf->len = sizeof(c->buf) - c->len;
+}
+
+static void
+ctl_idle_cb(uv_timer_t *t)
+{
+	struct ctl_client *c = t->data;
+
+	if (c->deferred)
+		return; /* waiting on the daemon, not on the client */
+	log_debug("client pid %ld idle: dropped", (long)c->pid);
+	ctl_client_close(c);
+}
+
+static void
+ctl_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct ctl_client *c = stream->data;
+
+	if (nread < 0) {
+		ctl_client_close(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	c->len += (size_t)nread;
+	uv_timer_again(&c->idle);
+	ctl_client_process(c);
+}
+
+void
+ctl_reply(struct ctl_client *c, cJSON *reply)
+{
+	if (c->closing || !c->deferred) {
+		cJSON_Delete(reply);
+		return;
+	}
+	c->deferred = false;
+	ctl_send(c, reply);
+	uv_timer_again(&c->idle);
+	/* Requests that queued behind the deferred one. */
+	ctl_client_process(c);
+	if (!c->closing && !c->deferred && !c->close_after)
+		uv_read_start((uv_stream_t *)&c->pipe, ctl_alloc_cb, ctl_read_cb);
+}
+
+static void
+ctl_connection_cb(uv_stream_t *listener, int status)
+{
+	struct ctl_server *s = listener->data;
+	struct ctl_client *c;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	uv_os_fd_t fd;
+
+	if (status < 0) {
+		log_warnx("accept: %s", uv_strerror(status));
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->server = s;
+	uv_pipe_init(s->loop, &c->pipe, 0);
+	uv_timer_init(s->loop, &c->idle);
+	c->pipe.data = c;
+	c->idle.data = c;
+	c->handles = 2;
+	TAILQ_INSERT_TAIL(&s->clients, c, entry);
+	s->nclients++;
+	if (uv_accept(listener, (uv_stream_t *)&c->pipe) < 0) {
+		ctl_client_close(c);
+		return;
+	}
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
+		ctl_client_close(c);
+		return;
+	}
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->pid = cred.pid;
+	if (s->nclients > CTL_MAX_CLIENTS) {
+		c->close_after = true;
+		ctl_send(c, ctl_error("too many clients"));
+		return;
+	}
+	uv_timer_start(&c->idle, ctl_idle_cb, CTL_IDLE_TIMEOUT_MS, CTL_IDLE_TIMEOUT_MS);
+	uv_read_start((uv_stream_t *)&c->pipe, ctl_alloc_cb, ctl_read_cb);
+}
+
+/* A socket file left by a daemon that died is replaced; a live one is not. */
+static int
+ctl_check_stale(const char *path, char **cause)
+{
+	struct sockaddr_un sun;
+	struct stat sb;
+	int fd, r;
+
+	if (lstat(path, &sb) == -1)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(sb.st_mode)) {
+		*cause = xasprintf("%s exists and is not a socket", path);
+		return -EEXIST;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	util_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -errno;
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0) {
+		*cause = xasprintf("%s: another smsguard is running", path);
+		return -EADDRINUSE;
+	}
+	log_info("replacing stale socket %s", path);
+	if (unlink(path) == -1 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static void
+ctl_apply_group(struct ctl_server *s)
+{
+	if (chmod(s->path, 0660) == -1)
+		log_warn("chmod %s", s->path);
+	if (s->has_gid && chown(s->path, (uid_t)-1, s->gid) == -1)
+		log_warn("chown %s", s->path);
+}
+
+void
+ctl_set_group(struct ctl_server *s, bool has_gid, gid_t gid)
+{
+	s->has_gid = has_gid;
+	s->gid = gid;
+	ctl_apply_group(s);
+}
+
+static int
+ctl_mkdir_parent(const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int r = 0;
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+			r = -errno;
+	}
+	free(dir);
+	return r;
+}
+
+static void
+ctl_failed_closed(uv_handle_t *h)
+{
+	struct ctl_server *s = h->data;
+
+	free(s->path);
+	free(s);
+}
+
+int
+ctl_new(uv_loop_t *loop, const char *path, bool has_gid, gid_t gid, const struct ctl_handler *h,
+    struct ctl_server **out, char **cause)
+{
+	struct ctl_server *s;
+	struct sockaddr_un sun;
+	mode_t old;
+	int r;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*cause = xasprintf(
+		    "%s: socket path too long (max %zu bytes)", path, sizeof(sun.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	if ((r = ctl_mkdir_parent(path)) < 0) {
+		*cause = xasprintf("%s: cannot create its directory: %s", path, strerror(-r));
+		return r;
+	}
+	if ((r = ctl_check_stale(path, cause)) < 0) {
+		if (*cause == NULL)
+			*cause = xasprintf("%s: %s", path, strerror(-r));
+		return r;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->loop = loop;
+	s->h = *h;
+	s->path = xstrdup(path);
+	s->has_gid = has_gid;
+	s->gid = gid;
+	TAILQ_INIT(&s->clients);
+	uv_pipe_init(loop, &s->listener, 0);
+	s->listener.data = s;
+	s->handles = 1;
+	/* Never world-accessible, not even between bind and chmod. */
+	old = umask(0117);
+	r = uv_pipe_bind(&s->listener, path);
+	umask(old);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&s->listener, 16, ctl_connection_cb);
+	if (r < 0) {
+		*cause = xasprintf("%s: %s", path, uv_strerror(r));
+		/* Freed in the close callback, once the caller's loop drains. */
+		uv_close((uv_handle_t *)&s->listener, ctl_failed_closed);
+		return r;
+	}
+	ctl_apply_group(s);
+	*out = s;
+	return 0;
+}
+
+unsigned
+ctl_nclients(const struct ctl_server *s)
+{
+	return s->nclients;
+}
+
+const char *
+ctl_path(const struct ctl_server *s)
+{
+	return s->path;
+}
+
+static void
+ctl_listener_closed(uv_handle_t *h)
+{
+	struct ctl_server *s = h->data;
+
+	s->handles--;
+	ctl_server_maybe_free(s);
+}
+
+void
+ctl_close(struct ctl_server *s, void (*cb)(void *), void *arg)
+{
+	struct ctl_client *c, *next;
+
+	s->closing = true;
+	s->close_cb = cb;
+	s->close_arg = arg;
+	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		ctl_client_close(c);
+	}
+	if (unlink(s->path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", s->path);
+	uv_close((uv_handle_t *)&s->listener, ctl_listener_closed);
+}

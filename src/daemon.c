@@ -1,0 +1,685 @@
+/*
+ * Wiring: the loop, signals, the control socket, the state file, and the
+ * modules. Watchers report through `struct observer`; the daemon turns their
+ * observations into policy input and the policy's actions into calls.
+ */
+#define LOG_TAG "daemon"
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "smsguard/config.h"
+#include "smsguard/ctl.h"
+#include "smsguard/events.h"
+#include "smsguard/log.h"
+#include "smsguard/observe.h"
+#include "smsguard/sdnotify.h"
+#include "smsguard/store.h"
+#include "smsguard/task.h"
+#include "smsguard/util.h"
+/* module includes: cloud */
+/* module includes: probe, agent */
+/* module includes: recovery */
+
+#define STATE_VERSION 1
+#define STATUS_EVENTS 5
+
+struct waiter {
+	TAILQ_ENTRY(waiter) entry;
+	struct ctl_client *client;
+	enum ctl_wait_until until;
+	uv_timer_t timer;
+	struct daemon *d;
+};
+
+struct daemon {
+	uv_loop_t loop;
+	struct config *cfg;
+	struct credentials *creds;
+	const char *config_path;
+	int verbose;
+
+	struct store store;
+	bool store_ok;
+	struct event_ring events;
+	struct ctl_server *ctl;
+	struct observer observer;
+
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t watchdog;
+	uv_timer_t pause_timer;
+
+	bool stopping;
+	int exit_status;
+	int closing; /* modules still closing */
+
+	bool paused;
+	int64_t paused_until_ms; /* 0 = until resume */
+	int64_t started_ms;
+	char *agent_home; /* remembered across restarts */
+
+	TAILQ_HEAD(, waiter) waiters;
+
+	/* modules: cloud */
+	/* modules: probe, agent */
+	/* modules: recovery */
+};
+
+static void daemon_stop(struct daemon *d, int status);
+static void daemon_save(struct daemon *d);
+static void waiters_check(struct daemon *d);
+
+/* ---------------------------------------------------------------- state */
+
+static cJSON *
+daemon_state_json(struct daemon *d)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "version", STATE_VERSION);
+	cJSON_AddNumberToObject(o, "saved_at", (double)(util_wall_ms() / 1000));
+	cJSON_AddBoolToObject(o, "paused", d->paused);
+	cJSON_AddNumberToObject(o, "paused_until_ms", (double)d->paused_until_ms);
+	if (d->agent_home != NULL)
+		cJSON_AddStringToObject(o, "agent_home", d->agent_home);
+	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, 0));
+	/* state: cloud */
+	/* state: agent */
+	/* state: recovery */
+	return o;
+}
+
+static void
+daemon_save(struct daemon *d)
+{
+	cJSON *doc;
+
+	if (!d->store_ok)
+		return;
+	doc = daemon_state_json(d);
+	store_save(&d->store, doc);
+	cJSON_Delete(doc);
+}
+
+static void
+daemon_restore(struct daemon *d)
+{
+	cJSON *doc = NULL, *v;
+	char *cause = NULL;
+	int r;
+
+	r = store_load(&d->store, &doc, &cause);
+	if (r == -ENOENT) {
+		log_info("no state file yet: %s", d->store.path);
+		return;
+	}
+	if (r < 0) {
+		log_warnx("%s", cause);
+		free(cause);
+		return;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(doc, "paused");
+	d->paused = cJSON_IsTrue(v);
+	v = cJSON_GetObjectItemCaseSensitive(doc, "paused_until_ms");
+	if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 9e15)
+		d->paused_until_ms = (int64_t)v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(doc, "agent_home");
+	if (cJSON_IsString(v) && v->valuestring[0] == '/' && strlen(v->valuestring) < 4096)
+		d->agent_home = xstrdup(v->valuestring);
+	events_from_json(&d->events, cJSON_GetObjectItemCaseSensitive(doc, "events"));
+	/* restore: cloud */
+	/* restore: agent */
+	/* restore: recovery */
+	log_info("state restored from %s (%d events)", d->store.path, d->events.count);
+	cJSON_Delete(doc);
+}
+
+/* --------------------------------------------------------------- events */
+
+static void
+daemon_event(void *arg, enum event_type type, cJSON *details, const char *message)
+{
+	struct daemon *d = arg;
+	char esc[EVENT_MESSAGE_MAX * 2];
+
+	events_add(&d->events, util_wall_ms(), type, details, message);
+	log_info("event %s: %s", event_type_name(type), log_escape(message, -1, esc, sizeof(esc)));
+	/* sinks: notify */
+	daemon_save(d);
+}
+
+static void
+daemon_changed(void *arg, enum obs_source src)
+{
+	struct daemon *d = arg;
+
+	if (d->stopping)
+		return;
+	/* policy: re-run on every observation */
+	waiters_check(d);
+}
+
+/* --------------------------------------------------------------- status */
+
+static enum task_state
+daemon_task_state(const struct daemon *d)
+{
+	/* task state: cloud */
+	return TASK_UNKNOWN;
+}
+
+static const char *
+daemon_health(const struct daemon *d)
+{
+	/* health: recovery */
+	return "degraded";
+}
+
+static cJSON *
+daemon_status_json(struct daemon *d)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *task, *target, *agent, *cloud, *recovery, *ratelimit;
+
+	cJSON_AddStringToObject(o, "version", SMSGUARD_VERSION);
+	cJSON_AddStringToObject(o, "health", daemon_health(d));
+	cJSON_AddBoolToObject(o, "paused", d->paused);
+	if (d->paused && d->paused_until_ms > 0)
+		cJSON_AddNumberToObject(o, "paused_until", (double)(d->paused_until_ms / 1000));
+	else
+		cJSON_AddNullToObject(o, "paused_until");
+	cJSON_AddNumberToObject(o, "started_at", (double)(d->started_ms / 1000));
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+
+	task = cJSON_AddObjectToObject(o, "task");
+	target = cJSON_AddObjectToObject(o, "target");
+	agent = cJSON_AddObjectToObject(o, "agent");
+	cloud = cJSON_AddObjectToObject(o, "cloud");
+	recovery = cJSON_AddObjectToObject(o, "recovery");
+	ratelimit = cJSON_AddObjectToObject(o, "ratelimit");
+
+	/* Defaults: what is known before any module has reported. */
+	if (d->cfg->task_id != NULL)
+		cJSON_AddStringToObject(task, "id", d->cfg->task_id);
+	else
+		cJSON_AddNullToObject(task, "id");
+	cJSON_AddStringToObject(task, "state", "unknown");
+	if (d->cfg->target_address != NULL)
+		cJSON_AddStringToObject(target, "address", d->cfg->target_address);
+	else
+		cJSON_AddNullToObject(target, "address");
+	cJSON_AddStringToObject(target, "state", "unknown");
+	cJSON_AddItemToObject(target, "ports", cJSON_CreateArray());
+	cJSON_AddStringToObject(agent, "state", "unknown");
+	cJSON_AddNullToObject(agent, "pid");
+	cJSON_AddNumberToObject(agent, "restarts", 0);
+	if (d->agent_home != NULL)
+		cJSON_AddStringToObject(agent, "home", d->agent_home);
+	cJSON_AddStringToObject(cloud, "state", "unknown");
+	cJSON_AddNumberToObject(recovery, "actions_in_window", 0);
+	cJSON_AddNumberToObject(recovery, "budget", d->cfg->budget_actions);
+	cJSON_AddNullToObject(recovery, "next_allowed");
+	cJSON_AddNullToObject(recovery, "last_action");
+	cJSON_AddBoolToObject(ratelimit, "applied", 0);
+
+	/* status: cloud */
+	/* status: probe */
+	/* status: agent */
+	/* status: recovery */
+	/* status: ratelimit */
+
+	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, STATUS_EVENTS));
+	return o;
+}
+
+/* ---------------------------------------------------------------- pause */
+
+static void
+daemon_set_paused(struct daemon *d, bool paused, int64_t until_ms)
+{
+	d->paused = paused;
+	d->paused_until_ms = paused ? until_ms : 0;
+	/* pause: recovery */
+	daemon_save(d);
+}
+
+static void
+pause_timer_cb(uv_timer_t *t)
+{
+	struct daemon *d = container_of(t, struct daemon, pause_timer);
+
+	log_info("pause ended: automatic actions resume");
+	daemon_set_paused(d, false, 0);
+	daemon_changed(d, OBS_TASK);
+}
+
+static void
+daemon_arm_pause_timer(struct daemon *d)
+{
+	int64_t left;
+
+	uv_timer_stop(&d->pause_timer);
+	if (!d->paused || d->paused_until_ms <= 0)
+		return;
+	left = d->paused_until_ms - util_wall_ms();
+	uv_timer_start(&d->pause_timer, pause_timer_cb, left > 0 ? (uint64_t)left : 0, 0);
+}
+
+/* --------------------------------------------------------------- reload */
+
+static int
+daemon_reload(struct daemon *d, char **cause)
+{
+	struct config *cfg = NULL;
+	struct credentials *cr = NULL;
+	int r;
+
+	sdnotify("RELOADING=1");
+	if ((r = config_load(d->config_path, &cfg, cause)) < 0 ||
+	    (r = credentials_load(cfg, &cr, cause)) < 0) {
+		config_free(cfg);
+		log_warnx("reload failed, keeping the running configuration: %s", *cause);
+		sdnotify("READY=1");
+		return r;
+	}
+	if (strcmp(cfg->socket_path, d->cfg->socket_path) != 0)
+		log_warnx("[control] socket changed: takes effect at the next start");
+	if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0)
+		log_warnx("[daemon] state_dir changed: takes effect at the next start");
+	if (!d->verbose)
+		log_setlevel((enum log_level)cfg->log_level);
+	ctl_set_group(d->ctl, cfg->has_gid, cfg->gid);
+	/* reload: cloud */
+	/* reload: probe, agent */
+	/* reload: recovery */
+	config_free(d->cfg);
+	credentials_free(d->creds);
+	d->cfg = cfg;
+	d->creds = cr;
+	log_info("configuration reloaded from %s", d->config_path);
+	sdnotify("READY=1");
+	daemon_changed(d, OBS_TASK);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- wait */
+
+static bool
+wait_reached(enum ctl_wait_until until, enum task_state st)
+{
+	switch (until) {
+	case CTL_WAIT_FINISHED:
+		return task_state_is_finished(st);
+	case CTL_WAIT_RUNNING:
+		return st == TASK_RUNNING || st == TASK_SYNCING;
+	case CTL_WAIT_FAILED:
+		return task_state_is_failed(st);
+	default:
+		return false;
+	}
+	return false;
+}
+
+static void
+waiter_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+waiter_free(struct daemon *d, struct waiter *w)
+{
+	TAILQ_REMOVE(&d->waiters, w, entry);
+	uv_close((uv_handle_t *)&w->timer, waiter_closed);
+}
+
+static void
+waiter_timeout_cb(uv_timer_t *t)
+{
+	struct waiter *w = t->data;
+	struct daemon *d = w->d;
+
+	ctl_reply(w->client, ctl_error("timeout"));
+	waiter_free(d, w);
+}
+
+static void
+waiters_check(struct daemon *d)
+{
+	enum task_state st = daemon_task_state(d);
+	struct waiter *w, *next;
+
+	for (w = TAILQ_FIRST(&d->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (!wait_reached(w->until, st))
+			continue;
+		cJSON *reply = cJSON_CreateObject();
+		cJSON_AddBoolToObject(reply, "ok", 1);
+		cJSON_AddStringToObject(reply, "state", task_state_name(st));
+		ctl_reply(w->client, reply);
+		waiter_free(d, w);
+	}
+}
+
+static cJSON *
+cmd_wait(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
+{
+	struct waiter *w;
+
+	if (wait_reached((enum ctl_wait_until)req->wait_until, daemon_task_state(d))) {
+		cJSON *reply = cJSON_CreateObject();
+		cJSON_AddStringToObject(reply, "state", task_state_name(daemon_task_state(d)));
+		return reply;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->client = c;
+	w->until = (enum ctl_wait_until)req->wait_until;
+	w->d = d;
+	uv_timer_init(&d->loop, &w->timer);
+	w->timer.data = w;
+	if (req->timeout_ms > 0)
+		uv_timer_start(&w->timer, waiter_timeout_cb, req->timeout_ms, 0);
+	TAILQ_INSERT_TAIL(&d->waiters, w, entry);
+	return NULL;
+}
+
+static void
+ctl_client_gone(void *arg, struct ctl_client *c)
+{
+	struct daemon *d = arg;
+	struct waiter *w, *next;
+
+	for (w = TAILQ_FIRST(&d->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (w->client == c)
+			waiter_free(d, w);
+	}
+}
+
+/* ------------------------------------------------------------- commands */
+
+static cJSON *
+cmd_status(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
+{
+	return daemon_status_json(d);
+}
+
+static cJSON *
+cmd_events(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, req->events_n));
+	return o;
+}
+
+static cJSON *
+cmd_metrics(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text = NULL;
+
+	/* metrics */
+	cJSON_AddStringToObject(o, "metrics", text != NULL ? text : "");
+	free(text);
+	return o;
+}
+
+static cJSON *
+cmd_check(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
+{
+	/* check: probe */
+	/* check: cloud */
+	return cJSON_CreateObject();
+}
+
+static cJSON *
+cmd_pause(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
+{
+	cJSON *o = cJSON_CreateObject();
+	int64_t until = req->timeout_ms > 0 ? util_wall_ms() + (int64_t)req->timeout_ms : 0;
+
+	daemon_set_paused(d, true, until);
+	daemon_arm_pause_timer(d);
+	log_info("paused by an operator%s", until > 0 ? " for a while" : " until resume");
+	cJSON_AddBoolToObject(o, "paused", 1);
+	if (until > 0)
+		cJSON_AddNumberToObject(o, "until", (double)(until / 1000));
+	return o;
+}
+
+static cJSON *
+cmd_resume(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	daemon_set_paused(d, false, 0);
+	uv_timer_stop(&d->pause_timer);
+	/* resume: recovery */
+	log_info("resumed by an operator");
+	cJSON_AddBoolToObject(o, "paused", 0);
+	daemon_changed(d, OBS_TASK);
+	return o;
+}
+
+static cJSON *
+cmd_reload(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
+{
+	char *cause = NULL;
+	cJSON *o;
+
+	if (daemon_reload(d, &cause) < 0) {
+		o = ctl_error(cause != NULL ? cause : "reload failed");
+		free(cause);
+		return o;
+	}
+	return cJSON_CreateObject();
+}
+
+static cJSON *(*const handlers[CTL_CMD_COUNT])(
+    struct daemon *, struct ctl_client *, const struct ctl_request *) = {
+    [CTL_CMD_STATUS] = cmd_status,
+    [CTL_CMD_EVENTS] = cmd_events,
+    [CTL_CMD_METRICS] = cmd_metrics,
+    [CTL_CMD_WAIT] = cmd_wait,
+    [CTL_CMD_CHECK] = cmd_check,
+    [CTL_CMD_PAUSE] = cmd_pause,
+    [CTL_CMD_RESUME] = cmd_resume,
+    [CTL_CMD_RELOAD] = cmd_reload,
+};
+
+static cJSON *
+ctl_dispatch(void *arg, struct ctl_client *c, const struct ctl_request *req)
+{
+	struct daemon *d = arg;
+
+	if ((unsigned)req->cmd >= CTL_CMD_COUNT || handlers[req->cmd] == NULL)
+		return ctl_error("unknown command");
+	if (d->stopping)
+		return ctl_error("shutting down");
+	return handlers[req->cmd](d, c, req);
+}
+
+/* -------------------------------------------------------------- signals */
+
+static void
+signal_cb(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+	char *cause = NULL;
+
+	switch (signum) {
+	case SIGHUP:
+		log_info("SIGHUP: reloading %s", d->config_path);
+		daemon_reload(d, &cause);
+		free(cause);
+		break;
+	default:
+		log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+		daemon_stop(d, 0);
+		break;
+	}
+}
+
+static void
+watchdog_cb(uv_timer_t *t)
+{
+	sdnotify("WATCHDOG=1");
+}
+
+/* ------------------------------------------------------------- shutdown */
+
+static void
+module_closed(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->closing--;
+}
+
+static void
+daemon_stop(struct daemon *d, int status)
+{
+	struct waiter *w;
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	d->exit_status = status;
+	sdnotify("STOPPING=1");
+	while ((w = TAILQ_FIRST(&d->waiters)) != NULL) {
+		ctl_reply(w->client, ctl_error("shutting down"));
+		waiter_free(d, w);
+	}
+	daemon_save(d);
+	/* stop: recovery */
+	/* stop: probe, agent */
+	/* stop: cloud */
+	if (d->ctl != NULL) {
+		d->closing++;
+		ctl_close(d->ctl, module_closed, d);
+		d->ctl = NULL;
+	}
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
+	uv_close((uv_handle_t *)&d->watchdog, NULL);
+	uv_close((uv_handle_t *)&d->pause_timer, NULL);
+}
+
+static void
+walk_cb(uv_handle_t *h, void *arg)
+{
+	log_warnx("handle of type %s still open at exit", uv_handle_type_name(h->type));
+}
+
+/* ------------------------------------------------------------------ run */
+
+int
+daemon_run(const char *config_path, int verbose)
+{
+	struct daemon *d;
+	struct ctl_handler ch;
+	char *cause = NULL;
+	uint64_t wd;
+	int r, status;
+
+	d = xcalloc(1, sizeof(*d));
+	d->config_path = config_path;
+	d->verbose = verbose;
+	d->started_ms = util_wall_ms();
+	TAILQ_INIT(&d->waiters);
+	events_init(&d->events);
+	log_init(verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	util_random_seed((uint64_t)d->started_ms ^ ((uint64_t)getpid() << 32));
+
+	if (config_load(config_path, &d->cfg, &cause) < 0 ||
+	    credentials_load(d->cfg, &d->creds, &cause) < 0) {
+		log_errorx("%s", cause);
+		free(cause);
+		config_free(d->cfg);
+		free(d);
+		return 1;
+	}
+	if (!verbose)
+		log_setlevel((enum log_level)d->cfg->log_level);
+	/* A peer that closes its socket early must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (uv_loop_init(&d->loop) != 0)
+		fatalx("cannot initialise the event loop");
+
+	if (store_open(&d->store, d->cfg->state_dir, &cause) < 0) {
+		log_warnx("state will not be kept: %s", cause);
+		free(cause);
+		cause = NULL;
+	} else {
+		d->store_ok = true;
+		daemon_restore(d);
+	}
+
+	d->observer.arg = d;
+	d->observer.changed = daemon_changed;
+	d->observer.event = daemon_event;
+
+	ch.arg = d;
+	ch.dispatch = ctl_dispatch;
+	ch.client_gone = ctl_client_gone;
+	if ((r = ctl_new(&d->loop, d->cfg->socket_path, d->cfg->has_gid, d->cfg->gid, &ch, &d->ctl,
+	         &cause)) < 0) {
+		log_errorx("control socket: %s", cause);
+		free(cause);
+		status = 1;
+		goto out;
+	}
+
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sighup);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&d->sigint, signal_cb, SIGINT);
+	uv_signal_start(&d->sighup, signal_cb, SIGHUP);
+	uv_timer_init(&d->loop, &d->watchdog);
+	uv_timer_init(&d->loop, &d->pause_timer);
+	if ((wd = sdnotify_watchdog_ms()) > 0)
+		uv_timer_start(&d->watchdog, watchdog_cb, wd / 2, wd / 2);
+	daemon_arm_pause_timer(d);
+
+	/* start: cloud */
+	/* start: probe, agent */
+	/* start: recovery */
+
+	log_info("smsguard %s started (config %s, socket %s)", SMSGUARD_VERSION, config_path,
+	    d->cfg->socket_path);
+	sdnotify("READY=1");
+	sdnotifyf(
+	    "STATUS=watching task %s", d->cfg->task_id != NULL ? d->cfg->task_id : "(discovering)");
+
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	status = d->exit_status;
+out:
+	/* Drain whatever close callbacks are still pending. */
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&d->loop) != 0) {
+		uv_walk(&d->loop, walk_cb, NULL);
+		log_errorx("event loop not empty at exit");
+		status = 1;
+	}
+	if (d->store_ok)
+		store_close(&d->store);
+	events_clear(&d->events);
+	free(d->agent_home);
+	credentials_free(d->creds);
+	config_free(d->cfg);
+	free(d);
+	log_info("stopped");
+	return status;
+}
