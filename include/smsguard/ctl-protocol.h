@@ -6,26 +6,57 @@
  *   request:  {"v":1,"cmd":"status"}            (v optional, default 1)
  *             {"v":1,"cmd":"pause","args":{"duration":"30m"}}
  *   reply:    {"ok":true, …} | {"ok":false,"error":"…"}
+ *
+ * Request arguments ("args", an object; unknown keys are errors):
+ *   events   "n": integer 1..CTL_EVENTS_MAX (default: the daemon's choice)
+ *   wait     "until": "finished" | "running" | "failed" (default finished)
+ *            "timeout": duration string ("10m") or milliseconds (number);
+ *            absent or 0 = wait as long as it takes
+ *   pause    "duration": duration string or milliseconds, > 0;
+ *            absent = until `resume`
+ *   others   none
+ *
+ * Replies (besides "ok"):
+ *   status   the status object of DESIGN.md §5.8, its keys at the top level
+ *   events   "events": [ …event objects, oldest first… ]
+ *   metrics  "metrics": "…Prometheus text…"
+ *   wait     on success any keys ("state": the task's state is shown);
+ *            {"ok":false,"error":"timeout"} when the timeout passed first
+ *   writes   optional "message": one line shown by smsguardctl
  */
 #ifndef SMSGUARD_CTL_PROTOCOL_H
 #define SMSGUARD_CTL_PROTOCOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
 
 #define CTL_PROTOCOL_VERSION 1
-#define CTL_MAX_REQUEST (64 * 1024) /* bytes in one request line, newline included */
+#define CTL_MAX_REQUEST (64 * 1024)     /* bytes in one request line, newline included */
+#define CTL_MAX_REPLY (4 * 1024 * 1024) /* bytes in one reply line; the client stops there */
 #define CTL_MAX_CLIENTS 64
 #define CTL_IDLE_TIMEOUT_MS 30000
 #define CTL_CMD_MAX 32
+#define CTL_EVENTS_MAX 200 /* the event ring's size (EVENTS_RING_SIZE) */
+/* Longest wait timeout or pause accepted (31 days): anything longer is a typo. */
+#define CTL_DURATION_MAX_MS ((uint64_t)31 * 86400 * 1000)
+
+/* Reply keys. */
+#define CTL_KEY_OK "ok"
+#define CTL_KEY_ERROR "error"
+#define CTL_KEY_EVENTS "events"
+#define CTL_KEY_METRICS "metrics"
+#define CTL_KEY_MESSAGE "message"
+/* The error string of a wait that timed out (smsguardctl exits 1 on it). */
+#define CTL_ERROR_TIMEOUT "timeout"
 
 /* Exit codes of `smsguardctl status` (and of every command that fails). */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,          /* healthy */
-	CTL_EXIT_DEGRADED = 1,    /* acting or waiting */
-	CTL_EXIT_FAILED = 2,      /* failed or needs a person; also a refused command */
+	CTL_EXIT_DEGRADED = 1,    /* acting or waiting; also a wait that timed out */
+	CTL_EXIT_FAILED = 2,      /* failed or needs a person; also a refused command, bad usage */
 	CTL_EXIT_UNREACHABLE = 3, /* daemon not reachable */
 };
 
@@ -49,7 +80,7 @@ struct ctl_cmd_info {
 	int flags;
 };
 
-/* The table of commands both sides agree on. */
+/* The table of commands both sides agree on, indexed by enum ctl_cmd. */
 extern const struct ctl_cmd_info ctl_commands[CTL_CMD_COUNT];
 
 /* A validated request. */
@@ -59,7 +90,7 @@ struct ctl_request {
 	/* events */
 	int events_n; /* 0 = default */
 	/* wait */
-	int wait_until; /* enum ctl_wait_until */
+	int wait_until;      /* enum ctl_wait_until */
 	uint64_t timeout_ms; /* wait: 0 = none; pause: duration, 0 = until resume */
 };
 
@@ -67,18 +98,35 @@ enum ctl_wait_until {
 	CTL_WAIT_FINISHED = 0,
 	CTL_WAIT_RUNNING,
 	CTL_WAIT_FAILED,
+	CTL_WAIT_COUNT,
 };
 
 /*
  * Parses one request line (without the newline, len bytes, need not be
  * NUL-terminated). Returns 0, or -EINVAL with *error set to a static string
- * suitable for {"ok":false,"error":…}.
+ * suitable for {"ok":false,"error":…}. *req is zeroed first.
  */
 int ctlproto_parse(const char *line, size_t len, struct ctl_request *req, const char **error);
 
 /* Builds a request line (no newline) for smsguardctl; malloc'd. */
 char *ctlproto_build(const struct ctl_request *req);
 
+/* The command called name, or NULL. */
 const struct ctl_cmd_info *ctlproto_find(const char *name);
+
+/* "finished", "running", "failed"; NULL when out of range. */
+const char *ctlproto_wait_until_name(int until);
+/* The enum ctl_wait_until value, or -1 for an unknown name. */
+int ctlproto_wait_until_from_name(const char *name);
+
+/* {"ok":false,"error":"…"} as a line without the newline; malloc'd. */
+char *ctlproto_error_reply(const char *error);
+
+/*
+ * Parses one reply line (without the newline). Returns 0 with *reply set to
+ * the object (the caller deletes it) and *ok to its "ok" member, or -EINVAL
+ * with *error set to a static string when the line is not a reply.
+ */
+int ctlproto_parse_reply(const char *line, size_t len, cJSON **reply, bool *ok, const char **error);
 
 #endif
