@@ -1,0 +1,66 @@
+# The front door. `make demo` and `make check` install what is missing first.
+BUILD      ?= build
+CHECKBUILD ?= build-check
+FUZZBUILD  ?= build-fuzz
+FUZZTIME   ?= 60
+MESON      ?= meson
+
+# Debian/Ubuntu package names; dnf names below.
+DEB_PKGS = gcc make meson ninja-build pkg-config libuv1-dev libcurl4-openssl-dev \
+	libcjson-dev libmbedtls-dev libinih-dev libcmocka-dev python3 openssl \
+	iproute2 nftables procps
+RPM_PKGS = gcc make meson ninja-build pkgconf-pkg-config libuv-devel libcurl-devel \
+	cjson-devel mbedtls-devel inih-devel libcmocka-devel python3 openssl \
+	iproute nftables procps-ng
+
+.PHONY: all build deps check demo fuzz valgrind install clean format help
+
+all: build
+
+help:
+	@echo "make          build into ./$(BUILD)"
+	@echo "make demo     install what is missing, build, and show smsguard resume a migration"
+	@echo "make check    install what is missing, build with ASan+UBSan, run every test"
+	@echo "make fuzz     build the libFuzzer targets with clang, run each FUZZTIME=$(FUZZTIME) s"
+	@echo "make valgrind run the unit and integration suites under valgrind"
+	@echo "make deps     install the build and test dependencies (apt-get or dnf)"
+
+deps:
+	@sh tools/deps.sh $(DEB_PKGS) -- $(RPM_PKGS)
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) -Dwerror=true
+
+build: $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD)
+
+$(CHECKBUILD)/build.ninja:
+	$(MESON) setup $(CHECKBUILD) -Dwerror=true -Db_sanitize=address,undefined \
+		-Dc_args=-fno-sanitize-recover=all
+
+check: deps $(CHECKBUILD)/build.ninja
+	$(MESON) compile -C $(CHECKBUILD)
+	$(MESON) test -C $(CHECKBUILD) --print-errorlogs --num-processes 2
+
+demo: deps build
+	python3 tests/demo/demo.py --smsguard $(BUILD)/src/smsguard --smsguardctl $(BUILD)/src/ctl/smsguardctl
+
+fuzz: deps
+	@command -v clang >/dev/null || sh tools/deps.sh clang libclang-rt-14-dev -- clang compiler-rt
+	test -f $(FUZZBUILD)/build.ninja || CC=clang $(MESON) setup $(FUZZBUILD) -Dfuzz=true -Dtests=false
+	$(MESON) compile -C $(FUZZBUILD)
+	sh tools/fuzz.sh $(FUZZBUILD) $(FUZZTIME)
+
+valgrind: deps build
+	@command -v valgrind >/dev/null || sh tools/deps.sh valgrind -- valgrind
+	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 1 --timeout-multiplier 4 \
+		--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no --quiet'
+
+install: build
+	$(MESON) install -C $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(CHECKBUILD) $(FUZZBUILD)

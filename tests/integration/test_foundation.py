@@ -1,0 +1,399 @@
+"""Foundation: flags, config check, the control socket, the state file,
+signals, clean shutdown, sd_notify. The real daemon, real sockets."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import harness
+from harness import Fail, Skip, check, ctl_raw, scenario, wait_for
+
+STATUS_KEYS = {
+    "version", "health", "paused", "task", "target", "agent", "cloud", "recovery",
+    "ratelimit", "events",
+}
+
+
+def run_daemon(*args, env=None):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run([harness.ARGS.smsguard, *args], capture_output=True, text=True,
+                          timeout=30, env=e)
+
+
+@scenario("-V prints the version and -h the usage")
+def _(ctx):
+    p = run_daemon("-V")
+    check(p.returncode == 0 and p.stdout.startswith("smsguard "), f"-V: {p.stdout!r}")
+    p = run_daemon("--help")
+    check(p.returncode == 0 and "-f FILE" in p.stdout, f"--help: {p.stdout!r}")
+    p = run_daemon("-x")
+    check(p.returncode == 1, "an unknown flag must exit 1")
+
+
+@scenario("-n accepts the example configuration with credentials from the environment")
+def _(ctx):
+    p = run_daemon("-n", "-f", os.path.join(harness.SRCDIR, "examples", "smsguard.conf"),
+                   env={"HUAWEICLOUD_SDK_AK": harness.TEST_AK, "HUAWEICLOUD_SDK_SK": harness.TEST_SK})
+    # The example names /etc/smsguard/credentials; where that file exists it is used instead.
+    check(p.returncode == 0, f"exit {p.returncode}: {p.stderr}")
+    check(p.stdout.strip() == "configuration OK", f"stdout {p.stdout!r}")
+
+
+@scenario("-n rejects a bad config with FILE:LINE: key: reason and exit 1")
+def _(ctx):
+    d = ctx.daemon()
+    d.update({"target": {"interval": "fast"}})
+    d.write_config()
+    p = run_daemon("-n", "-f", d.conf)
+    check(p.returncode == 1, f"exit {p.returncode}")
+    lines = open(d.conf).read().splitlines()
+    lineno = next(i for i, l in enumerate(lines, 1) if l.startswith("interval"))
+    check(p.stderr.startswith(f"{d.conf}:{lineno}: interval:"), f"stderr {p.stderr!r}")
+    check(harness.TEST_SK not in p.stderr + p.stdout, "secret in output")
+
+
+@scenario("-n refuses a credentials file readable by others")
+def _(ctx):
+    d = ctx.daemon()
+    d.write_config()
+    os.chmod(d.creds, 0o644)
+    p = run_daemon("-n", "-f", d.conf)
+    check(p.returncode == 1 and "600" in p.stderr, f"exit {p.returncode}: {p.stderr!r}")
+    check(harness.TEST_SK not in p.stderr, "secret in the error")
+
+
+@scenario("the daemon refuses to start on a bad config and says why")
+def _(ctx):
+    d = ctx.daemon()
+    d.update({"bogus": {"x": 1}})
+    d.start(wait=False)
+    rc = d.proc.wait(timeout=20)
+    check(rc == 1, f"exit {rc}")
+    check("unknown section" in d.log(), d.log())
+
+
+@scenario("status --json has every documented key")
+def _(ctx):
+    d = ctx.daemon().start()
+    rc, st = d.ctl_json("status")
+    missing = STATUS_KEYS - set(st)
+    check(not missing, f"missing keys {missing} in {st}")
+    check(st["health"] in ("ok", "degraded", "failed"), st["health"])
+    check(rc == {"ok": 0, "degraded": 1, "failed": 2}[st["health"]], f"exit {rc} for {st['health']}")
+    for sec, keys in {"task": {"id", "state"}, "target": {"address", "state", "ports"},
+                      "agent": {"state", "pid", "restarts"}, "cloud": {"state"},
+                      "recovery": {"actions_in_window", "budget", "next_allowed", "last_action"},
+                      "ratelimit": {"applied"}}.items():
+        check(keys <= set(st[sec]), f"{sec} lacks {keys - set(st[sec])}: {st[sec]}")
+    check("ok" not in st, "status --json must print the status object only")
+    d.stop()
+
+
+@scenario("human status prints a table and the same exit code")
+def _(ctx):
+    d = ctx.daemon().start()
+    rc, out, err = d.ctl("status")
+    check(rc in (0, 1, 2), f"exit {rc}: {err}")
+    for word in ("task", "target", "agent", "cloud"):
+        check(word in out.lower(), f"no {word} in:\n{out}")
+    d.stop()
+
+
+@scenario("smsguardctl says clearly when the daemon is not running and exits 3")
+def _(ctx):
+    d = ctx.daemon()
+    rc, out, err = d.ctl("status")
+    check(rc == 3, f"exit {rc}")
+    check(d.socket in err, f"stderr {err!r}")
+
+
+@scenario("malformed, unknown and oversized requests get errors and hurt nothing")
+def _(ctx):
+    d = ctx.daemon().start()
+    r = ctl_raw(d.socket, b"{not json\n")
+    check(r.get("ok") is False and r.get("error"), f"malformed: {r}")
+    r = ctl_raw(d.socket, b'{"cmd":"selfdestruct"}\n')
+    check(r.get("ok") is False and "unknown" in r.get("error", ""), f"unknown: {r}")
+    r = ctl_raw(d.socket, b"[1,2,3]\n")
+    check(r.get("ok") is False, f"array: {r}")
+    big = b'{"cmd":"status","pad":"' + b"x" * (70 * 1024) + b'"}\n'
+    try:
+        r = ctl_raw(d.socket, big)
+        check(isinstance(r, dict) and r.get("ok") is False, f"oversized: {r!r}")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the daemon may drop the client before it has sent everything
+    r = ctl_raw(d.socket, b'{"cmd":"status"}\n{"cmd":"events"}\n')
+    check(r.get("ok") is True, "a valid request after bad ones must still work")
+    d.stop()
+
+
+@scenario("several requests on one connection are answered in order")
+def _(ctx):
+    d = ctx.daemon().start()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(d.socket)
+    s.sendall(b'{"cmd":"status"}\n{"cmd":"events","args":{"n":3}}\n{"cmd":"nope"}\n')
+    buf = b""
+    while buf.count(b"\n") < 3:
+        chunk = s.recv(65536)
+        check(chunk, "connection closed early")
+        buf += chunk
+    s.close()
+    replies = [json.loads(l) for l in buf.splitlines()[:3]]
+    check("health" in replies[0], replies[0])
+    check("events" in replies[1], replies[1])
+    check(replies[2]["ok"] is False, replies[2])
+    d.stop()
+
+
+@scenario("an unprivileged user may read status via the group but not pause")
+def _(ctx):
+    if not harness.is_root():
+        raise Skip("needs root to switch users")
+    d = ctx.daemon()
+    d.update({"control": {"group": "nogroup"}})
+    d.start()
+    st = os.stat(d.socket)
+    check(oct(st.st_mode & 0o777) == "0o660", f"socket mode {oct(st.st_mode)}")
+    rc, out, err = d.ctl("status", user="nobody")
+    check(rc in (0, 1, 2), f"nobody (in nogroup) should read status: {rc} {err}")
+    rc, out, err = d.ctl("pause", user="nobody")
+    check(rc == 2 and "permission denied" in err, f"pause by nobody: {rc} {err!r}")
+    check(d.status()["paused"] is False, "pause by nobody must not take effect")
+    d.stop()
+
+
+@scenario("a user outside the group cannot use the socket at all")
+def _(ctx):
+    if not harness.is_root():
+        raise Skip("needs root to switch users")
+    d = ctx.daemon().start()  # no group: root only
+    rc, out, err = d.ctl("status", user="nobody")
+    check(rc == 3 or (rc == 2 and "permission" in err), f"nobody: {rc} {err!r}")
+    d.stop()
+
+
+@scenario("pause and resume are kept across a restart")
+def _(ctx):
+    d = ctx.daemon().start()
+    rc, out, err = d.ctl("pause")
+    check(rc == 0, f"pause: {rc} {err}")
+    check(d.status()["paused"] is True, "not paused")
+    d.stop()
+    d.start()
+    check(d.status()["paused"] is True, "pause forgotten across restart")
+    rc, out, err = d.ctl("resume")
+    check(rc == 0 and d.status()["paused"] is False, f"resume: {rc} {err}")
+    d.stop()
+
+
+@scenario("pause with a duration ends by itself")
+def _(ctx):
+    d = ctx.daemon().start()
+    rc, out, err = d.ctl("pause", "1s")
+    check(rc == 0, f"pause 1s: {rc} {err}")
+    check(d.status()["paused"] is True, "not paused")
+    wait_for(lambda: d.status()["paused"] is False, timeout=5, what="the pause to end")
+    d.stop()
+
+
+@scenario("SIGHUP with a good config applies it")
+def _(ctx):
+    d = ctx.daemon().start()
+    check(d.status()["recovery"]["budget"] == 6, "default budget")
+    d.update({"recovery": {"budget": "9/1h"}})
+    d.write_config()
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: d.status()["recovery"]["budget"] == 9, what="the new budget")
+    d.stop()
+
+
+@scenario("SIGHUP with a bad config keeps the old one and the daemon running")
+def _(ctx):
+    d = ctx.daemon().start()
+    d.update({"recovery": {"budget": "9/1h", "frobnicate": "yes"}})
+    d.write_config()
+    d.signal(signal.SIGHUP)
+    d.wait_log("reload failed")
+    check("frobnicate" in d.log(), "the reason should name the key")
+    check(d.status()["recovery"]["budget"] == 6, "the old config must stay")
+    d.stop()
+
+
+@scenario("reload over the socket reports a bad config to the caller")
+def _(ctx):
+    d = ctx.daemon().start()
+    d.update({"target": {"fall": 0}})
+    d.write_config()
+    rc, out, err = d.ctl("reload")
+    check(rc == 2 and "fall" in err, f"reload: {rc} {err!r}")
+    d.update({"target": {"fall": 4}})
+    d.write_config()
+    rc, out, err = d.ctl("reload")
+    check(rc == 0, f"good reload: {rc} {err!r}")
+    d.stop()
+
+
+@scenario("a corrupt state file is reported, kept aside and replaced")
+def _(ctx):
+    d = ctx.daemon()
+    os.makedirs(d.state_dir, exist_ok=True)
+    with open(os.path.join(d.state_dir, "state.json"), "w") as f:
+        f.write('{"events": [tru')
+    d.start()
+    d.wait_log("not valid JSON")
+    check(os.path.exists(os.path.join(d.state_dir, "state.json.corrupt")), "not kept aside")
+    d.ctl("pause")
+    with open(os.path.join(d.state_dir, "state.json")) as f:
+        json.load(f)
+    d.stop()
+
+
+@scenario("the state file is always whole: many writes, no temp file left")
+def _(ctx):
+    d = ctx.daemon().start()
+    path = os.path.join(d.state_dir, "state.json")
+    for i in range(60):
+        d.ctl("pause" if i % 2 == 0 else "resume")
+        with open(path) as f:
+            doc = json.load(f)  # never a half-written file
+        check(doc["paused"] == (i % 2 == 0), f"write {i} not persisted")
+    d.stop()
+    check(not [n for n in os.listdir(d.state_dir) if n.startswith(".")], "temp file left")
+
+
+@scenario("kill -9 and restart keeps what was persisted")
+def _(ctx):
+    d = ctx.daemon().start()
+    d.ctl("pause")
+    d.kill9()
+    check(os.path.exists(d.socket), "a killed daemon leaves its socket")
+    d.start()  # must replace the stale socket
+    check(d.status()["paused"] is True, "pause lost")
+    d.stop()
+
+
+@scenario("a second daemon on the same socket refuses to start")
+def _(ctx):
+    d = ctx.daemon().start()
+    p = run_daemon("-f", d.conf)
+    check(p.returncode == 1 and "another smsguard" in p.stderr, f"{p.returncode} {p.stderr!r}")
+    check(d.status()["ok"], "the first daemon must be unharmed")
+    d.stop()
+
+
+@scenario("SIGTERM and SIGINT stop cleanly: exit 0, socket removed, no leak")
+def _(ctx):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        d = ctx.daemon()
+        d.start()
+        d.stop(sig=sig)
+        check(not os.path.exists(d.socket), "socket left behind")
+
+
+@scenario("stopping with clients connected and a wait in progress is clean")
+def _(ctx):
+    d = ctx.daemon().start()
+    idle = []
+    for _ in range(5):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.socket)
+        idle.append(s)
+    waiter = subprocess.Popen([harness.ARGS.smsguardctl, "-s", d.socket, "wait", "--until",
+                               "finished", "--timeout", "60s"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # let the wait reach the daemon; nothing to poll for from outside
+    d.stop()
+    out, err = waiter.communicate(timeout=10)
+    check(waiter.returncode != 0, "wait must not report success on shutdown")
+    for s in idle:
+        s.close()
+
+
+@scenario("at most 64 clients; the rest are told and dropped; the daemon keeps serving")
+def _(ctx):
+    d = ctx.daemon().start()
+    conns = []
+    for _ in range(64):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.socket)
+        conns.append(s)
+    # Unix sockets queue connections in order: the 65th is accepted last.
+    extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    extra.settimeout(5)
+    extra.connect(d.socket)
+    data = b""
+    try:
+        while b"\n" not in data:
+            c = extra.recv(4096)
+            if not c:
+                break
+            data += c
+    except socket.timeout:
+        pass
+    check(b"too many clients" in data, f"65th client got {data!r}")
+    for s in conns:
+        s.close()
+    wait_for(lambda: d.try_status() is not None, what="service after the crowd left")
+    d.stop()
+
+
+@scenario("a flood of requests from many clients leaves the daemon healthy")
+def _(ctx):
+    d = ctx.daemon().start()
+    for i in range(300):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.socket)
+        s.sendall(b'{"cmd":"status"}\n' * 5 + b"garbage\n")
+        s.close()
+    wait_for(lambda: d.try_status() is not None, what="status after the flood")
+    d.stop()
+
+
+@scenario("idle clients are dropped after 30 s")
+def _(ctx):
+    d = ctx.daemon().start()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(45)
+    s.connect(d.socket)
+    t0 = time.monotonic()
+    data = s.recv(10)  # returns b"" when the daemon closes the connection
+    took = time.monotonic() - t0
+    check(data == b"" and 28 <= took <= 40, f"closed after {took:.1f} s with {data!r}")
+    s.close()
+    d.stop()
+
+
+@scenario("READY=1, STATUS= and STOPPING=1 reach $NOTIFY_SOCKET; WATCHDOG=1 when asked")
+def _(ctx):
+    path = os.path.join("/tmp", f"sgnotify-{os.getpid()}.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(path)
+    ctx.cleanups.append(lambda: (ns.close(), os.unlink(path)))
+    ns.settimeout(10)
+    d = ctx.daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"})
+    d.start()
+    got = set()
+    deadline = time.monotonic() + 10
+    while not {"READY=1", "WATCHDOG=1"} <= got and time.monotonic() < deadline:
+        got.add(ns.recv(4096).decode().split("=")[0] + "=" + "1")
+    msgs = set()
+    d.stop()
+    try:
+        while True:
+            ns.settimeout(1)
+            msgs.add(ns.recv(4096).decode())
+    except socket.timeout:
+        pass
+    check("READY=1" in got, f"got {got}")
+    check("WATCHDOG=1" in got, f"got {got}")
+    check("STOPPING=1" in msgs, f"after stop got {msgs}")
+
+
+harness.main()
