@@ -1,0 +1,147 @@
+/*
+ * SMS v3 and SMN v2 request builders and response parsers (reference §2–§6,
+ * §8). Pure: bodies in, plain structs out. Bodies need not be NUL-terminated.
+ *
+ * Parsers accept null or absence for every field, extra fields and unknown
+ * states; they refuse wrong types and identifiers longer than the schema
+ * allows (-EBADMSG, *cause says which field). Human text (names, messages) is
+ * truncated to its buffer instead.
+ */
+#ifndef SMSGUARD_SMS_H
+#define SMSGUARD_SMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smsguard/schedule.h"
+#include "smsguard/task.h"
+
+#define SMS_ID_MAX 64 /* task ids are 1..36; source ids alike */
+#define SMS_NAME_MAX 255
+#define SMS_STATE_MAX 63        /* raw state strings */
+#define SMS_IP_MAX 63           /* an IPv6 address with a zone fits */
+#define SMS_CODE_MAX 63         /* "SMS.2802", "APIGW.0301" */
+#define SMS_MSG_MAX 511         /* error messages, truncated */
+#define SMS_ERROR_JSON_MAX 1024 /* error_json's maxLength */
+#define SMS_ERROR_PARAMS_MAX 8
+#define SMS_ERROR_PARAM_LEN 127
+#define SMS_LIST_MAX 200 /* limit's maximum in ListTasks / ListServers */
+#define SMS_BODY_MAX (1024 * 1024)
+#define SMS_SMN_SUBJECT_MAX 512
+
+/* A bool the response may leave out. */
+enum sms_tristate {
+	SMS_ABSENT = 0,
+	SMS_FALSE,
+	SMS_TRUE,
+};
+
+struct sms_task {
+	char id[SMS_ID_MAX + 1];
+	char name[SMS_NAME_MAX + 1];
+	enum task_type type;
+	enum task_os os_type;
+	enum task_state state;
+	char state_raw[SMS_STATE_MAX + 1]; /* as SMS said it; kept for unknown states */
+
+	/* From error_json; "" and 0 params when there is no error. */
+	char error_code[SMS_CODE_MAX + 1];
+	int nerror_params;
+	char error_params[SMS_ERROR_PARAMS_MAX][SMS_ERROR_PARAM_LEN + 1];
+
+	char migration_ip[SMS_IP_MAX + 1];
+	char source_id[SMS_ID_MAX + 1];
+	char source_ip[SMS_IP_MAX + 1];
+	char source_name[SMS_NAME_MAX + 1];
+
+	/* The current sub-task: the first without end_date, else the last. */
+	char subtask[SMS_NAME_MAX + 1]; /* "" when there are no sub-tasks */
+	int progress;                   /* 0..100, -1 unknown */
+
+	bool has_migrate_speed;
+	double migrate_speed;   /* Mbit/s */
+	int64_t remain_seconds; /* -1 absent */
+	enum sms_tristate connected;
+	int64_t create_ms, start_ms, finish_ms; /* epoch ms, 0 absent */
+	int64_t speed_limit;                    /* legacy single limit; -1 absent */
+};
+
+struct sms_source {
+	char id[SMS_ID_MAX + 1];
+	char name[SMS_NAME_MAX + 1];
+	char ip[SMS_IP_MAX + 1];
+	char state[SMS_STATE_MAX + 1]; /* lower-case source state, raw */
+	enum sms_tristate connected;
+	char current_task_id[SMS_ID_MAX + 1]; /* "" when none */
+	char current_task_state[SMS_STATE_MAX + 1];
+};
+
+/* An error body of any documented shape: SMS, API Gateway, SMN. */
+struct sms_error {
+	int status; /* HTTP status, filled by the caller; 0 unknown */
+	char code[SMS_CODE_MAX + 1];
+	char msg[SMS_MSG_MAX + 1];
+	char request_id[SMS_ID_MAX + 1];
+};
+
+/* GET /v3/tasks/{id}. Returns 0 or -EBADMSG (*cause malloc'd when not NULL). */
+int sms_task_parse(const char *body, size_t len, struct sms_task *out, char **cause);
+/* GET /v3/tasks: *out is a new array of *n tasks (NULL when 0); at most SMS_LIST_MAX. */
+int sms_task_list_parse(const char *body, size_t len, struct sms_task **out, int *n, char **cause);
+/* GET /v3/sources/{id}. */
+int sms_source_parse(const char *body, size_t len, struct sms_source *out, char **cause);
+/* GET /v3/sources: as sms_task_list_parse. */
+int sms_source_list_parse(
+    const char *body, size_t len, struct sms_source **out, int *n, char **cause);
+/* GET /v3/tasks/{id}/speed-limit: at most SCHEDULE_MAX_PERIODS periods; returns the count. */
+int sms_speed_limits_parse(
+    const char *body, size_t len, struct schedule_period out[SCHEDULE_MAX_PERIODS], char **cause);
+
+/*
+ * The task's error_json: a JSON object in a string, whose error_param is
+ * itself a JSON-encoded array of strings (or, leniently, an array). An empty
+ * string means no error. Fills the error fields of t. Returns 0 or -EBADMSG.
+ */
+int sms_error_json_parse(const char *s, size_t len, struct sms_task *t);
+
+/*
+ * Any error body: error_code/error_msg (SMS, APIGW; request_id optional),
+ * errorCode/errorMsg, code/message (SMN), or the first of details[].
+ * Returns 0 when a code was found, -EBADMSG otherwise (out then holds what
+ * was found; its status is left alone).
+ */
+int sms_error_parse(const char *body, size_t len, struct sms_error *out);
+
+/* "HH:MM" → minutes (also "H:MM", "24:00"); -1 when malformed. */
+int sms_parse_hhmm(const char *s);
+
+/* Request bodies (new strings). */
+char *sms_action_body(const char *operation);
+/*
+ * {"speed_limit":[{"start":"HH:MM","end":"HH:MM","speed":N,"over_speed_threshold":T},…]}.
+ * An end of 1439 or later is written "23:59". threshold <= 0 leaves it out.
+ * Returns NULL for n outside 0..SCHEDULE_MAX_PERIODS.
+ */
+char *sms_speed_limit_body(const struct schedule_period *p, int n, double threshold);
+/* {"subject":…,"message":…,"time_to_live":"N"}; subject cut to 512 bytes on a UTF-8 boundary. */
+char *sms_smn_publish_body(const char *subject, const char *message, unsigned ttl_s);
+
+/* Paths (new strings; ids percent-encoded). */
+char *sms_task_path(const char *task_id);
+char *sms_task_action_path(const char *task_id);
+char *sms_speed_limit_path(const char *task_id);
+/* Queries without '?': "source_server_id=…&limit=200", "ip=…&limit=200", "name=…&limit=200". */
+char *sms_tasks_by_source_query(const char *source_id);
+char *sms_sources_by_ip_query(const char *ip);
+char *sms_sources_by_name_query(const char *name);
+
+/*
+ * "urn:smn:<region>:<project_id>:<topic>" → its parts (new strings, any may
+ * be NULL to skip). Returns 0 or -EINVAL.
+ */
+int sms_smn_urn_parse(const char *urn, char **region, char **project_id, char **topic);
+/* /v2/{project_id}/notifications/topics/{urn, percent-encoded}/publish, or NULL for a bad URN. */
+char *sms_smn_publish_path(const char *urn);
+
+#endif

@@ -1,0 +1,885 @@
+/* SMS/SMN bodies: every official example parses, odd input is refused without harm. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "smsguard/sms.h"
+
+static char *
+load_example(const char *name, size_t *len)
+{
+	const char *src = getenv("SMSGUARD_SRCDIR");
+	char path[1024];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/tests/data/examples/%s", src != NULL ? src : ".", name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	/* Deliberately not NUL-terminated: parsers take a length. */
+	buf = malloc((size_t)n);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* prefix + n copies of c + suffix, as a new string. */
+static char *
+padded(const char *prefix, char c, size_t n, const char *suffix)
+{
+	size_t pl = strlen(prefix), sl = strlen(suffix);
+	char *s = malloc(pl + n + sl + 1);
+
+	assert_non_null(s);
+	memcpy(s, prefix, pl);
+	memset(s + pl, c, n);
+	memcpy(s + pl + n, suffix, sl + 1);
+	return s;
+}
+
+static int
+parse_task(const char *json, struct sms_task *t)
+{
+	char *cause = NULL;
+	int rc = sms_task_parse(json, strlen(json), t, &cause);
+
+	free(cause);
+	return rc;
+}
+
+/* ---- GET /v3/tasks/{id} ---- */
+
+static void
+test_show_task_example_parses(void **state)
+{
+	size_t len;
+	char *body = load_example("sms-show-task.response.json", &len), *cause = NULL;
+	struct sms_task t;
+
+	assert_int_equal(sms_task_parse(body, len, &t, &cause), 0);
+	assert_null(cause);
+	assert_string_equal(t.id, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxx0001");
+	assert_string_equal(t.name, "MigrationTask");
+	assert_int_equal(t.state, TASK_RUNNING);
+	assert_string_equal(t.state_raw, "RUNNING");
+	assert_int_equal(t.type, TASK_TYPE_MIGRATE_BLOCK);
+	assert_int_equal(t.os_type, TASK_OS_WINDOWS);
+	assert_string_equal(t.error_code, "");
+	assert_string_equal(t.migration_ip, "");
+	assert_string_equal(t.source_id, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxx0001");
+	assert_string_equal(t.source_ip, "192.168.0.154");
+	assert_string_equal(t.source_name, "name-win16");
+	assert_true(t.create_ms == 1598435778000LL);
+	assert_true(t.start_ms == 1598435784000LL);
+	assert_true(t.finish_ms == 0);
+	assert_true(t.has_migrate_speed);
+	assert_true(t.remain_seconds == -1);
+	assert_int_equal(t.connected, SMS_ABSENT);
+	assert_true(t.speed_limit == 0);
+	free(body);
+}
+
+static void
+test_show_task_example_current_subtask_is_first_without_end_date(void **state)
+{
+	size_t len;
+	char *body = load_example("sms-show-task.response.json", &len);
+	struct sms_task t;
+
+	assert_int_equal(sms_task_parse(body, len, &t, NULL), 0);
+	assert_string_equal(t.subtask, "CREATE_CLOUD_SERVER");
+	assert_int_equal(t.progress, 0);
+	free(body);
+}
+
+static void
+test_subtask_is_the_running_one(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\",\"sub_tasks\":["
+	                            "{\"name\":\"A\",\"progress\":100,\"end_date\":1},"
+	                            "{\"name\":\"B\",\"progress\":42,\"end_date\":null},"
+	                            "{\"name\":\"C\",\"progress\":0}]}",
+	                     &t),
+	    0);
+	assert_string_equal(t.subtask, "B");
+	assert_int_equal(t.progress, 42);
+}
+
+static void
+test_subtask_is_the_last_when_all_ended(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\",\"sub_tasks\":["
+	                            "{\"name\":\"A\",\"progress\":100,\"end_date\":1},"
+	                            "{\"name\":\"B\",\"progress\":100,\"end_date\":2}]}",
+	                     &t),
+	    0);
+	assert_string_equal(t.subtask, "B");
+	assert_int_equal(t.progress, 100);
+}
+
+static void
+test_no_subtasks_means_unknown_progress(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\",\"sub_tasks\":[]}", &t), 0);
+	assert_string_equal(t.subtask, "");
+	assert_int_equal(t.progress, -1);
+}
+
+static void
+test_error_json_string_inside_json_is_decoded(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\",\"state\":\"MIGRATE_FAIL\",\"error_json\":"
+	                            "\"{\\\"error_param\\\":\\\"[\\\\\\\"192.168.0.1\\\\\\\"]\\\","
+	                            "\\\"error_code\\\":\\\"SMS.2802\\\"}\"}",
+	                     &t),
+	    0);
+	assert_int_equal(t.state, TASK_MIGRATE_FAIL);
+	assert_string_equal(t.error_code, "SMS.2802");
+	assert_int_equal(t.nerror_params, 1);
+	assert_string_equal(t.error_params[0], "192.168.0.1");
+}
+
+static void
+test_error_json_with_empty_param_array(void **state)
+{
+	struct sms_task t;
+	const char *ej = "{\"error_code\":\"SMS.1114\",\"error_param\":\"[]\"}";
+
+	assert_int_equal(sms_error_json_parse(ej, strlen(ej), &t), 0);
+	assert_string_equal(t.error_code, "SMS.1114");
+	assert_int_equal(t.nerror_params, 0);
+}
+
+static void
+test_error_json_accepts_a_plain_array_param(void **state)
+{
+	struct sms_task t;
+	const char *ej = "{\"error_code\":\"SMS.3805\",\"error_param\":[\"10.0.0.9\",22]}";
+
+	assert_int_equal(sms_error_json_parse(ej, strlen(ej), &t), 0);
+	assert_int_equal(t.nerror_params, 2);
+	assert_string_equal(t.error_params[1], "22");
+}
+
+static void
+test_error_json_empty_string_means_no_error(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\",\"error_json\":\"\"}", &t), 0);
+	assert_string_equal(t.error_code, "");
+}
+
+static void
+test_error_json_malformed_is_refused(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\",\"error_json\":\"{not json\"}", &t), -EBADMSG);
+	assert_int_equal(sms_error_json_parse("{\"error_param\":\"[1,\"}", 20, &t), -EBADMSG);
+	assert_int_equal(sms_error_json_parse("[]", 2, &t), -EBADMSG);
+	assert_int_equal(sms_error_json_parse("{\"error_code\":5}", 16, &t), -EBADMSG);
+}
+
+static void
+test_error_json_over_1024_bytes_is_refused(void **state)
+{
+	char big[1100];
+	struct sms_task t;
+
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "{\"error_code\":\"SMS.2802\"}", 25);
+	assert_int_equal(sms_error_json_parse(big, sizeof(big), &t), -EBADMSG);
+}
+
+static void
+test_error_params_beyond_the_cap_are_dropped(void **state)
+{
+	struct sms_task t;
+	const char *ej =
+	    "{\"error_code\":\"X\",\"error_param\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\","
+	    "\"7\",\"8\",\"9\",\"10\"]}";
+
+	assert_int_equal(sms_error_json_parse(ej, strlen(ej), &t), 0);
+	assert_int_equal(t.nerror_params, SMS_ERROR_PARAMS_MAX);
+}
+
+static void
+test_unknown_state_keeps_the_raw_string(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\",\"state\":\"CUTOVER_READY\"}", &t), 0);
+	assert_int_equal(t.state, TASK_UNKNOWN);
+	assert_string_equal(t.state_raw, "CUTOVER_READY");
+}
+
+static void
+test_every_known_state_maps(void **state)
+{
+	static const char *names[] = {"READY", "RUNNING", "SYNCING", "MIGRATE_SUCCESS",
+	    "SYNC_SUCCESS", "MIGRATE_FAIL", "SYNC_FAIL", "ABORTING", "ABORT", "SKIPPING",
+	    "DELETING", "RESETING"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char json[128];
+		struct sms_task t;
+
+		snprintf(json, sizeof(json), "{\"id\":\"t\",\"state\":\"%s\"}", names[i]);
+		assert_int_equal(parse_task(json, &t), 0);
+		assert_int_equal(t.state, (enum task_state)(i + 1));
+	}
+}
+
+static void
+test_nulls_everywhere_are_accepted(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(
+	    parse_task("{\"id\":\"t\",\"name\":null,\"type\":null,\"os_type\":null,"
+	               "\"state\":null,\"error_json\":null,\"migration_ip\":null,"
+	               "\"source_server\":null,\"sub_tasks\":null,\"migrate_speed\":null,"
+	               "\"remain_seconds\":null,\"connected\":null,\"create_date\":null,"
+	               "\"start_date\":null,\"finish_date\":null,\"speed_limit\":null}",
+	        &t),
+	    0);
+	assert_int_equal(t.state, TASK_UNKNOWN);
+	assert_false(t.has_migrate_speed);
+	assert_true(t.remain_seconds == -1);
+	assert_true(t.speed_limit == -1);
+	assert_int_equal(t.connected, SMS_ABSENT);
+}
+
+static void
+test_only_an_id_is_enough(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\"}", &t), 0);
+	assert_string_equal(t.id, "t");
+	assert_int_equal(t.progress, -1);
+}
+
+static void
+test_missing_id_is_refused(void **state)
+{
+	struct sms_task t;
+	char *cause = NULL;
+
+	assert_int_equal(sms_task_parse("{\"name\":\"x\"}", 12, &t, &cause), -EBADMSG);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "id"));
+	free(cause);
+}
+
+static void
+test_extra_fields_are_ignored(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(
+	    parse_task("{\"id\":\"t\",\"future\":{\"a\":[1,2,{}]},\"state\":\"READY\"}", &t), 0);
+	assert_int_equal(t.state, TASK_READY);
+}
+
+static void
+test_connected_tristate(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\",\"connected\":true}", &t), 0);
+	assert_int_equal(t.connected, SMS_TRUE);
+	assert_int_equal(parse_task("{\"id\":\"t\",\"connected\":false}", &t), 0);
+	assert_int_equal(t.connected, SMS_FALSE);
+}
+
+static void
+test_running_numbers_are_kept(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(parse_task("{\"id\":\"t\",\"migrate_speed\":95.5,\"remain_seconds\":3600,"
+	                            "\"migration_ip\":\"10.1.2.3\",\"finish_date\":1598435799000}",
+	                     &t),
+	    0);
+	assert_true(t.migrate_speed > 95.4 && t.migrate_speed < 95.6);
+	assert_true(t.remain_seconds == 3600);
+	assert_string_equal(t.migration_ip, "10.1.2.3");
+	assert_true(t.finish_ms == 1598435799000LL);
+}
+
+static void
+test_wrong_types_are_refused(void **state)
+{
+	static const char *bodies[] = {
+	    "{\"id\":5}",
+	    "{\"id\":\"t\",\"state\":1}",
+	    "{\"id\":\"t\",\"error_json\":{}}",
+	    "{\"id\":\"t\",\"migrate_speed\":\"fast\"}",
+	    "{\"id\":\"t\",\"remain_seconds\":\"1\"}",
+	    "{\"id\":\"t\",\"connected\":1}",
+	    "{\"id\":\"t\",\"sub_tasks\":{}}",
+	    "{\"id\":\"t\",\"sub_tasks\":[1]}",
+	    "{\"id\":\"t\",\"sub_tasks\":[{\"progress\":\"50\"}]}",
+	    "{\"id\":\"t\",\"source_server\":[]}",
+	    "{\"id\":\"t\",\"source_server\":{\"ip\":7}}",
+	    "{\"id\":\"t\",\"create_date\":-5}",
+	    "{\"id\":\"t\",\"create_date\":1e300}",
+	    "[]",
+	    "\"id\"",
+	    "null",
+	};
+
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct sms_task t;
+
+		assert_int_equal(parse_task(bodies[i], &t), -EBADMSG);
+	}
+}
+
+static void
+test_truncated_json_is_refused(void **state)
+{
+	size_t len;
+	char *body = load_example("sms-show-task.response.json", &len);
+	struct sms_task t;
+
+	for (size_t cut = 0; cut < len - 2; cut += 37)
+		assert_int_equal(sms_task_parse(body, cut, &t, NULL), -EBADMSG);
+	free(body);
+}
+
+static void
+test_overlong_id_is_refused(void **state)
+{
+	char json[256];
+	struct sms_task t;
+
+	snprintf(json, sizeof(json), "{\"id\":\"%0*d\"}", SMS_ID_MAX + 1, 0);
+	assert_int_equal(parse_task(json, &t), -EBADMSG);
+	snprintf(json, sizeof(json), "{\"id\":\"%0*d\"}", SMS_ID_MAX, 0);
+	assert_int_equal(parse_task(json, &t), 0);
+}
+
+static void
+test_overlong_name_is_truncated(void **state)
+{
+	char *json = padded("{\"id\":\"t\",\"name\":\"", 'x', 5000, "\"}");
+	struct sms_task t;
+
+	assert_int_equal(parse_task(json, &t), 0);
+	assert_int_equal(strlen(t.name), SMS_NAME_MAX);
+	free(json);
+}
+
+static void
+test_huge_body_is_refused(void **state)
+{
+	struct sms_task t;
+	char *body = malloc(SMS_BODY_MAX + 1);
+
+	memset(body, ' ', SMS_BODY_MAX + 1);
+	assert_int_equal(sms_task_parse(body, SMS_BODY_MAX + 1, &t, NULL), -EBADMSG);
+	free(body);
+}
+
+static void
+test_empty_body_is_refused(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(sms_task_parse("", 0, &t, NULL), -EBADMSG);
+	assert_int_equal(sms_task_parse(NULL, 0, &t, NULL), -EBADMSG);
+}
+
+/* ---- GET /v3/tasks ---- */
+
+static void
+test_list_tasks_example_parses(void **state)
+{
+	size_t len;
+	char *body = load_example("sms-list-tasks.response.json", &len);
+	struct sms_task *tasks = NULL;
+	int n = 0;
+
+	assert_int_equal(sms_task_list_parse(body, len, &tasks, &n, NULL), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(tasks[0].name, "sms_task_lxxxx11");
+	assert_int_equal(tasks[0].state, TASK_MIGRATE_SUCCESS);
+	assert_int_equal(tasks[1].type, TASK_TYPE_MIGRATE_BLOCK);
+	assert_int_equal(tasks[1].os_type, TASK_OS_WINDOWS);
+	assert_string_equal(tasks[2].source_id, ""); /* source_server: null */
+	assert_string_equal(tasks[2].migration_ip, "192.168.1.201");
+	assert_true(tasks[2].speed_limit == 200);
+	assert_true(tasks[0].create_ms == 1585139506000LL);
+	free(tasks);
+	free(body);
+}
+
+static void
+test_list_without_tasks_is_empty(void **state)
+{
+	struct sms_task *tasks = (void *)1;
+	int n = 1;
+
+	assert_int_equal(sms_task_list_parse("{\"count\":0}", 11, &tasks, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	assert_null(tasks);
+	assert_int_equal(
+	    sms_task_list_parse("{\"count\":0,\"tasks\":null}", 24, &tasks, &n, NULL), 0);
+	assert_int_equal(n, 0);
+}
+
+static void
+test_list_with_a_bad_item_is_refused(void **state)
+{
+	const char *body = "{\"tasks\":[{\"id\":\"a\"},{\"id\":3}]}";
+	struct sms_task *tasks = NULL;
+	int n = 0;
+
+	assert_int_equal(sms_task_list_parse(body, strlen(body), &tasks, &n, NULL), -EBADMSG);
+	assert_null(tasks);
+	assert_int_equal(n, 0);
+}
+
+static void
+test_list_over_200_items_is_refused(void **state)
+{
+	size_t cap = 16 + 201 * 12;
+	char *body = malloc(cap);
+	struct sms_task *tasks = NULL;
+	int n = 0;
+
+	strcpy(body, "{\"tasks\":[");
+	for (int i = 0; i < 201; i++)
+		strcat(body, i ? ",{\"id\":\"x\"}" : "{\"id\":\"x\"}");
+	strcat(body, "]}");
+	assert_int_equal(sms_task_list_parse(body, strlen(body), &tasks, &n, NULL), -EBADMSG);
+	free(body);
+}
+
+/* ---- GET /v3/sources ---- */
+
+static void
+test_show_server_example_parses(void **state)
+{
+	size_t len;
+	char *body = load_example("sms-show-server.response.json", &len);
+	struct sms_source s;
+
+	assert_int_equal(sms_source_parse(body, len, &s, NULL), 0);
+	assert_string_equal(s.name, "sms-win16");
+	assert_string_equal(s.ip, "192.168.0.154");
+	assert_string_equal(s.state, "initialize");
+	assert_int_equal(s.connected, SMS_TRUE);
+	assert_string_equal(s.current_task_id, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxx0001");
+	assert_string_equal(s.current_task_state, "RUNNING");
+	free(body);
+}
+
+static void
+test_list_servers_example_parses(void **state)
+{
+	size_t len;
+	char *body = load_example("sms-list-servers.response.json", &len);
+	struct sms_source *s = NULL;
+	int n = 0;
+
+	assert_int_equal(sms_source_list_parse(body, len, &s, &n, NULL), 0);
+	assert_int_equal(n, 10);
+	assert_string_equal(s[0].name, "sms-test");
+	assert_string_equal(s[3].current_task_id, ""); /* current_task: null */
+	assert_int_equal(s[3].connected, SMS_FALSE);
+	assert_string_equal(s[2].state, "error");
+	free(s);
+	free(body);
+}
+
+static void
+test_source_without_id_is_refused(void **state)
+{
+	struct sms_source s;
+
+	assert_int_equal(sms_source_parse("{\"ip\":\"1.2.3.4\"}", 16, &s, NULL), -EBADMSG);
+}
+
+/* ---- speed limit ---- */
+
+static void
+test_speed_limits_example_parses(void **state)
+{
+	size_t len;
+	char *body = load_example("sms-shows-speed-limits.response.json", &len);
+	struct schedule_period p[SCHEDULE_MAX_PERIODS];
+
+	assert_int_equal(sms_speed_limits_parse(body, len, p, NULL), 1);
+	assert_int_equal(p[0].start_min, 0);
+	assert_int_equal(p[0].end_min, 1439);
+	assert_int_equal(p[0].mbps, 1000);
+	free(body);
+}
+
+static void
+test_speed_limits_accept_unpadded_hours(void **state)
+{
+	size_t len;
+	char *body = load_example("sms-update-speed.request.2.json", &len);
+	struct schedule_period p[SCHEDULE_MAX_PERIODS];
+
+	assert_int_equal(sms_speed_limits_parse(body, len, p, NULL), 3);
+	assert_int_equal(p[0].start_min, 0);
+	assert_int_equal(p[0].end_min, 8 * 60);
+	assert_int_equal(p[1].start_min, 8 * 60);
+	assert_int_equal(p[2].end_min, 1439);
+	assert_int_equal(p[2].mbps, 25);
+	free(body);
+}
+
+static void
+test_speed_limits_refuse_six_periods_and_bad_times(void **state)
+{
+	const char *six =
+	    "{\"speed_limit\":[{\"start\":\"0:00\",\"end\":\"1:00\"},"
+	    "{\"start\":\"1:00\",\"end\":\"2:00\"},{\"start\":\"2:00\",\"end\":\"3:00\"},"
+	    "{\"start\":\"3:00\",\"end\":\"4:00\"},{\"start\":\"4:00\",\"end\":\"5:00\"},"
+	    "{\"start\":\"5:00\",\"end\":\"6:00\"}]}";
+	const char *bad = "{\"speed_limit\":[{\"start\":\"25:00\",\"end\":\"1:00\"}]}";
+	struct schedule_period p[SCHEDULE_MAX_PERIODS];
+
+	assert_int_equal(sms_speed_limits_parse(six, strlen(six), p, NULL), -EBADMSG);
+	assert_int_equal(sms_speed_limits_parse(bad, strlen(bad), p, NULL), -EBADMSG);
+}
+
+static void
+test_hhmm_parsing(void **state)
+{
+	assert_int_equal(sms_parse_hhmm("00:00"), 0);
+	assert_int_equal(sms_parse_hhmm("8:00"), 480);
+	assert_int_equal(sms_parse_hhmm("23:59"), 1439);
+	assert_int_equal(sms_parse_hhmm("24:00"), 1440);
+	assert_int_equal(sms_parse_hhmm("24:01"), -1);
+	assert_int_equal(sms_parse_hhmm("8:60"), -1);
+	assert_int_equal(sms_parse_hhmm("8:5"), -1);
+	assert_int_equal(sms_parse_hhmm(":30"), -1);
+	assert_int_equal(sms_parse_hhmm("123:00"), -1);
+	assert_int_equal(sms_parse_hhmm(NULL), -1);
+}
+
+static void
+test_speed_limit_body_uses_hhmm_and_ends_at_2359(void **state)
+{
+	const struct schedule_period p[] = {{0, 480, 20}, {480, 1440, 50}};
+	char *body = sms_speed_limit_body(p, 2, 0);
+
+	assert_string_equal(body,
+	    "{\"speed_limit\":[{\"start\":\"00:00\",\"end\":\"08:00\",\"speed\":20},"
+	    "{\"start\":\"08:00\",\"end\":\"23:59\",\"speed\":50}]}");
+	free(body);
+}
+
+static void
+test_speed_limit_body_round_trips(void **state)
+{
+	const struct schedule_period p[] = {{60, 120, 10}, {1320, 1439, 30}};
+	struct schedule_period back[SCHEDULE_MAX_PERIODS];
+	char *body = sms_speed_limit_body(p, 2, 100);
+
+	assert_non_null(strstr(body, "\"over_speed_threshold\":100"));
+	assert_int_equal(sms_speed_limits_parse(body, strlen(body), back, NULL), 2);
+	assert_memory_equal(p, back, sizeof(p));
+	free(body);
+}
+
+static void
+test_speed_limit_body_refuses_more_than_five(void **state)
+{
+	struct schedule_period p[6] = {{0}};
+
+	assert_null(sms_speed_limit_body(p, 6, 0));
+	assert_null(sms_speed_limit_body(p, -1, 0));
+}
+
+static void
+test_empty_speed_limit_body_clears(void **state)
+{
+	char *body = sms_speed_limit_body(NULL, 0, 0);
+
+	assert_string_equal(body, "{\"speed_limit\":[]}");
+	free(body);
+}
+
+/* ---- error bodies ---- */
+
+static void
+test_sms_403_example_parses(void **state)
+{
+	size_t len;
+	char *body = load_example("sms-error-403.response.json", &len);
+	struct sms_error e = {0};
+
+	assert_int_equal(sms_error_parse(body, len, &e), 0);
+	assert_string_equal(e.code, "SMS.9004");
+	assert_true(strncmp(e.msg, "The current account", 19) == 0);
+	free(body);
+}
+
+static void
+test_apigw_error_with_request_id(void **state)
+{
+	const char *b = "{\"error_msg\":\"Incorrect IAM authentication information: verify aksk "
+	                "signature fail\",\"error_code\":\"APIGW.0301\",\"request_id\":\"abc123\"}";
+	struct sms_error e = {0};
+
+	assert_int_equal(sms_error_parse(b, strlen(b), &e), 0);
+	assert_string_equal(e.code, "APIGW.0301");
+	assert_string_equal(e.request_id, "abc123");
+	assert_non_null(strstr(e.msg, "verify aksk"));
+}
+
+static void
+test_smn_code_message_error(void **state)
+{
+	const char *b = "{\"request_id\":\"r1\",\"code\":\"SMN.0167\",\"message\":\"topic gone\"}";
+	struct sms_error e = {0};
+
+	assert_int_equal(sms_error_parse(b, strlen(b), &e), 0);
+	assert_string_equal(e.code, "SMN.0167");
+	assert_string_equal(e.msg, "topic gone");
+	assert_string_equal(e.request_id, "r1");
+}
+
+static void
+test_error_code_only_in_details(void **state)
+{
+	const char *b = "{\"details\":[{\"error_code\":\"SMS.7703\",\"error_msg\":\"no task\"}]}";
+	struct sms_error e = {0};
+
+	assert_int_equal(sms_error_parse(b, strlen(b), &e), 0);
+	assert_string_equal(e.code, "SMS.7703");
+}
+
+static void
+test_camel_case_error(void **state)
+{
+	const char *b = "{\"errorCode\":\"X.1\",\"errorMsg\":\"m\"}";
+	struct sms_error e = {0};
+
+	assert_int_equal(sms_error_parse(b, strlen(b), &e), 0);
+	assert_string_equal(e.code, "X.1");
+}
+
+static void
+test_garbage_error_bodies_are_refused(void **state)
+{
+	static const char *bodies[] = {"<html>502 Bad Gateway</html>", "{}", "{\"error_code\":7}",
+	    "[\"error_code\"]", "{\"error_code\":\"SMS.1\""};
+	struct sms_error e = {0};
+
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		assert_int_equal(sms_error_parse(bodies[i], strlen(bodies[i]), &e), -EBADMSG);
+	assert_int_equal(sms_error_parse(NULL, 0, &e), -EBADMSG);
+}
+
+static void
+test_long_error_message_is_truncated(void **state)
+{
+	char *b = padded("{\"error_code\":\"E.1\",\"error_msg\":\"", 'm', 4000, "\"}");
+	struct sms_error e = {0};
+
+	assert_int_equal(sms_error_parse(b, strlen(b), &e), 0);
+	assert_int_equal(strlen(e.msg), SMS_MSG_MAX);
+	free(b);
+}
+
+/* ---- builders ---- */
+
+static void
+test_action_body_matches_the_example(void **state)
+{
+	size_t len;
+	char *example = load_example("sms-update-task-status.request.3.json", &len);
+	cJSON *want = cJSON_ParseWithLength(example, len);
+	char *body = sms_action_body("start");
+	cJSON *got = cJSON_Parse(body);
+
+	assert_string_equal(body, "{\"operation\":\"start\"}");
+	assert_true(cJSON_Compare(want, got, 1));
+	cJSON_Delete(want);
+	cJSON_Delete(got);
+	free(body);
+	free(example);
+}
+
+static void
+test_smn_body_has_ttl_as_a_string(void **state)
+{
+	char *body = sms_smn_publish_body("subj", "msg \"q\"", 3600);
+
+	assert_string_equal(
+	    body, "{\"subject\":\"subj\",\"message\":\"msg \\\"q\\\"\",\"time_to_live\":\"3600\"}");
+	free(body);
+}
+
+static void
+test_smn_subject_is_cut_at_512_bytes_on_a_character_boundary(void **state)
+{
+	char subject[700];
+	char *body;
+	cJSON *o;
+	const char *got;
+
+	/* 'a' then 3-byte characters: byte 512 falls inside one. */
+	subject[0] = 'a';
+	for (int i = 1; i + 3 < (int)sizeof(subject); i += 3)
+		memcpy(subject + i, "\xe4\xb8\x80", 3);
+	subject[sizeof(subject) - 1 - ((sizeof(subject) - 2) % 3)] = '\0';
+	body = sms_smn_publish_body(subject, "m", 60);
+	o = cJSON_Parse(body);
+	got = cJSON_GetObjectItem(o, "subject")->valuestring;
+	assert_true(strlen(got) <= 512);
+	assert_int_equal(strlen(got), 511); /* 1 + 170 * 3 */
+	cJSON_Delete(o);
+	free(body);
+}
+
+static void
+test_paths_encode_ids(void **state)
+{
+	char *p = sms_task_path("ab/c d");
+
+	assert_string_equal(p, "/v3/tasks/ab%2Fc%20d");
+	free(p);
+	p = sms_task_action_path("t1");
+	assert_string_equal(p, "/v3/tasks/t1/action");
+	free(p);
+	p = sms_speed_limit_path("t1");
+	assert_string_equal(p, "/v3/tasks/t1/speed-limit");
+	free(p);
+	p = sms_tasks_by_source_query("s-1");
+	assert_string_equal(p, "source_server_id=s-1&limit=200");
+	free(p);
+	p = sms_sources_by_ip_query("fe80::1");
+	assert_string_equal(p, "ip=fe80%3A%3A1&limit=200");
+	free(p);
+	p = sms_sources_by_name_query("my host");
+	assert_string_equal(p, "name=my%20host&limit=200");
+	free(p);
+}
+
+static void
+test_smn_urn_parts_and_path(void **state)
+{
+	char *region = NULL, *project = NULL, *topic = NULL, *path;
+
+	assert_int_equal(
+	    sms_smn_urn_parse("urn:smn:ap-southeast-3:0a1b2c:alerts", &region, &project, &topic),
+	    0);
+	assert_string_equal(region, "ap-southeast-3");
+	assert_string_equal(project, "0a1b2c");
+	assert_string_equal(topic, "alerts");
+	path = sms_smn_publish_path("urn:smn:ap-southeast-3:0a1b2c:alerts");
+	assert_string_equal(path,
+	    "/v2/0a1b2c/notifications/topics/urn%3Asmn%3Aap-southeast-3%3A0a1b2c%3Aalerts/publish");
+	free(region);
+	free(project);
+	free(topic);
+	free(path);
+}
+
+static void
+test_bad_smn_urns_are_refused(void **state)
+{
+	static const char *urns[] = {"", "urn:smn:", "urn:smn:r:p", "urn:smn:r::t",
+	    "urn:smn:r:p:t:extra", "urn:sns:r:p:t", "urn:smn:r/x:p:t"};
+
+	for (size_t i = 0; i < sizeof(urns) / sizeof(urns[0]); i++) {
+		assert_int_equal(sms_smn_urn_parse(urns[i], NULL, NULL, NULL), -EINVAL);
+		assert_null(sms_smn_publish_path(urns[i]));
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_show_task_example_parses),
+	    cmocka_unit_test(test_show_task_example_current_subtask_is_first_without_end_date),
+	    cmocka_unit_test(test_subtask_is_the_running_one),
+	    cmocka_unit_test(test_subtask_is_the_last_when_all_ended),
+	    cmocka_unit_test(test_no_subtasks_means_unknown_progress),
+	    cmocka_unit_test(test_error_json_string_inside_json_is_decoded),
+	    cmocka_unit_test(test_error_json_with_empty_param_array),
+	    cmocka_unit_test(test_error_json_accepts_a_plain_array_param),
+	    cmocka_unit_test(test_error_json_empty_string_means_no_error),
+	    cmocka_unit_test(test_error_json_malformed_is_refused),
+	    cmocka_unit_test(test_error_json_over_1024_bytes_is_refused),
+	    cmocka_unit_test(test_error_params_beyond_the_cap_are_dropped),
+	    cmocka_unit_test(test_unknown_state_keeps_the_raw_string),
+	    cmocka_unit_test(test_every_known_state_maps),
+	    cmocka_unit_test(test_nulls_everywhere_are_accepted),
+	    cmocka_unit_test(test_only_an_id_is_enough),
+	    cmocka_unit_test(test_missing_id_is_refused),
+	    cmocka_unit_test(test_extra_fields_are_ignored),
+	    cmocka_unit_test(test_connected_tristate),
+	    cmocka_unit_test(test_running_numbers_are_kept),
+	    cmocka_unit_test(test_wrong_types_are_refused),
+	    cmocka_unit_test(test_truncated_json_is_refused),
+	    cmocka_unit_test(test_overlong_id_is_refused),
+	    cmocka_unit_test(test_overlong_name_is_truncated),
+	    cmocka_unit_test(test_huge_body_is_refused),
+	    cmocka_unit_test(test_empty_body_is_refused),
+	    cmocka_unit_test(test_list_tasks_example_parses),
+	    cmocka_unit_test(test_list_without_tasks_is_empty),
+	    cmocka_unit_test(test_list_with_a_bad_item_is_refused),
+	    cmocka_unit_test(test_list_over_200_items_is_refused),
+	    cmocka_unit_test(test_show_server_example_parses),
+	    cmocka_unit_test(test_list_servers_example_parses),
+	    cmocka_unit_test(test_source_without_id_is_refused),
+	    cmocka_unit_test(test_speed_limits_example_parses),
+	    cmocka_unit_test(test_speed_limits_accept_unpadded_hours),
+	    cmocka_unit_test(test_speed_limits_refuse_six_periods_and_bad_times),
+	    cmocka_unit_test(test_hhmm_parsing),
+	    cmocka_unit_test(test_speed_limit_body_uses_hhmm_and_ends_at_2359),
+	    cmocka_unit_test(test_speed_limit_body_round_trips),
+	    cmocka_unit_test(test_speed_limit_body_refuses_more_than_five),
+	    cmocka_unit_test(test_empty_speed_limit_body_clears),
+	    cmocka_unit_test(test_sms_403_example_parses),
+	    cmocka_unit_test(test_apigw_error_with_request_id),
+	    cmocka_unit_test(test_smn_code_message_error),
+	    cmocka_unit_test(test_error_code_only_in_details),
+	    cmocka_unit_test(test_camel_case_error),
+	    cmocka_unit_test(test_garbage_error_bodies_are_refused),
+	    cmocka_unit_test(test_long_error_message_is_truncated),
+	    cmocka_unit_test(test_action_body_matches_the_example),
+	    cmocka_unit_test(test_smn_body_has_ttl_as_a_string),
+	    cmocka_unit_test(test_smn_subject_is_cut_at_512_bytes_on_a_character_boundary),
+	    cmocka_unit_test(test_paths_encode_ids),
+	    cmocka_unit_test(test_smn_urn_parts_and_path),
+	    cmocka_unit_test(test_bad_smn_urns_are_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
