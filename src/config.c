@@ -86,6 +86,9 @@ struct cfgctx {
 	char prev_key[INI_MAX_LINE];
 	char *err; /* the first error, complete with FILE:LINE */
 	int seen_line[MAX_KEYS];
+	/* A list key whose value ends with ',' waits for its continuation line. */
+	int pending;
+	int pending_line;
 	char *joined[MAX_KEYS];
 };
 
@@ -104,9 +107,19 @@ static const char *const sections[] = {
 
 /* Escaped and cut for an error message: config values are untrusted text. */
 static const char *
-quote(const char *v, char buf[QUOTE_MAX])
+esc(const char *v, char buf[QUOTE_MAX])
 {
 	return log_escape(v, -1, buf, QUOTE_MAX);
+}
+
+/* The same in double quotes. */
+static const char *
+quote(const char *v, char buf[QUOTE_MAX + 2])
+{
+	char e[QUOTE_MAX];
+
+	snprintf(buf, QUOTE_MAX + 2, "\"%s\"", esc(v, e));
+	return buf;
 }
 
 #define FIELD(type, cfg, k) ((type *)(void *)((char *)(cfg) + (k)->off))
@@ -149,11 +162,11 @@ parse_uint(const char *v, size_t len, uint64_t max, uint64_t *out)
 static char *
 duration_reason(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char q[QUOTE_MAX], a[32], b[32];
+	char q[QUOTE_MAX + 2], a[32], b[32];
 	uint64_t ms;
 
 	if (util_parse_duration_ms(v, &ms) != 0)
-		return xasprintf("bad duration \"%s\" (e.g. 500ms, 2s, 5m, 1h)", quote(v, q));
+		return xasprintf("bad duration %s (e.g. 500ms, 2s, 5m, 1h)", quote(v, q));
 	if (ms < min || ms > max) {
 		if (min == 0)
 			return xasprintf("%s is too long (at most %s)", quote(v, q),
@@ -175,7 +188,7 @@ p_duration(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_int(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 	uint64_t n;
 
 	if (parse_uint(v, strlen(v), UINT32_MAX, &n) != 0 || n < k->min || n > k->max)
@@ -190,7 +203,7 @@ p_bool(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
 	static const char *const yes[] = {"on", "yes", "true", "1"};
 	static const char *const no[] = {"off", "no", "false", "0"};
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 
 	for (size_t i = 0; i < nitems(yes); i++) {
 		if (strcasecmp(v, yes[i]) == 0) {
@@ -208,7 +221,7 @@ p_bool(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 abspath_reason(const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 
 	if (v[0] != '/')
 		return xasprintf("%s is not an absolute path", quote(v, q));
@@ -243,7 +256,7 @@ p_credentials(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_ca_file(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 	struct stat st;
 	char *why;
 
@@ -276,7 +289,7 @@ static char *
 p_log_level(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
 	enum log_level l;
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 
 	if (log_level_from_name(v, &l) != 0)
 		return xasprintf("unknown log level %s (error, warn, info or debug)", quote(v, q));
@@ -400,7 +413,7 @@ rest_is_empty(const char *rest)
 static char *
 server_url(const char *v, char **dst, char **host_out)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 	const char *why;
 	struct url u;
 
@@ -439,7 +452,7 @@ static char *
 p_proxy(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
 	static const char *const schemes[] = {"http", "https", "socks5", "socks5h"};
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 	const char *why;
 	struct url u;
 	bool ok = false;
@@ -463,7 +476,7 @@ p_proxy(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_webhook(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 	const char *why;
 	struct url u;
 
@@ -497,7 +510,7 @@ all_of(const char *v, const char *extra)
 static char *
 p_project_id(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 
 	if (strlen(v) > 64 || !all_of(v, NULL))
 		return xasprintf(
@@ -509,7 +522,7 @@ p_project_id(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_task_id(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 
 	if (strlen(v) > 36)
 		return xasprintf("task id too long (%zu characters, at most 36)", strlen(v));
@@ -522,7 +535,7 @@ p_task_id(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_address(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 	struct in6_addr a6;
 
 	if (inet_pton(AF_INET6, v, &a6) != 1 && !hostname_ok(v))
@@ -534,7 +547,7 @@ p_address(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_process(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 
 	/* The kernel keeps 15 characters of a process name in /proc/PID/comm. */
 	if (strlen(v) > 15)
@@ -548,7 +561,7 @@ p_process(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_smn_topic(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX], buf[512], *region, *project, *topic, *end;
+	char q[QUOTE_MAX + 2], buf[512], *region, *project, *topic, *end;
 	const char *form = "(urn:smn:<region>:<project_id>:<topic>)";
 
 	if (strlen(v) >= sizeof(buf) || strncmp(v, "urn:smn:", 8) != 0)
@@ -574,7 +587,7 @@ p_smn_topic(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_timezone(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX], path[sizeof(ZONEINFO_DIR) + 130];
+	char q[QUOTE_MAX + 2], path[sizeof(ZONEINFO_DIR) + 130];
 	struct stat st;
 
 	if (strlen(v) > 128 || v[0] == '/' || strstr(v, "..") != NULL || !all_of(v, "_+-/"))
@@ -590,7 +603,7 @@ p_timezone(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_group(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX], buf[4096];
+	char q[QUOTE_MAX + 2], buf[4096];
 	struct group gr, *res = NULL;
 	int rc;
 
@@ -612,7 +625,7 @@ p_group(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_restart(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 
 	if (strcasecmp(v, "when-dead") == 0)
 		c->cfg->agent_restart = AGENT_RESTART_WHEN_DEAD;
@@ -626,7 +639,7 @@ p_restart(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_apply(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 
 	if (strcasecmp(v, "cloud") == 0)
 		c->cfg->ratelimit_apply = RATELIMIT_APPLY_CLOUD;
@@ -645,7 +658,7 @@ p_ports(struct cfgctx *c, const struct cfgkey *k, const char *v)
 	struct config *cfg = c->cfg;
 	uint16_t ports[CONFIG_MAX_PORTS];
 	int n = 0;
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX + 2];
 
 	if (strcasecmp(v, "auto") == 0) {
 		cfg->ports_auto = true;
@@ -664,8 +677,7 @@ p_ports(struct cfgctx *c, const struct cfgkey *k, const char *v)
 			char tok[QUOTE_MAX];
 
 			util_strlcpy(tok, v, len < sizeof(tok) ? len + 1 : sizeof(tok));
-			return xasprintf(
-			    "bad port \"%s\" (auto, or ports 1 to 65535)", quote(tok, q));
+			return xasprintf("bad port %s (auto, or ports 1 to 65535)", quote(tok, q));
 		}
 		for (int i = 0; i < n; i++)
 			if (ports[i] == p)
@@ -693,7 +705,7 @@ p_events(struct cfgctx *c, const struct cfgkey *k, const char *v)
 		return NULL;
 	}
 	while (*v != '\0') {
-		char name[40], q[QUOTE_MAX];
+		char name[40], q[QUOTE_MAX + 2];
 		size_t len;
 		int t;
 
@@ -725,7 +737,7 @@ static char *
 p_budget(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
 	const char *slash = strchr(v, '/');
-	char q[QUOTE_MAX], *why;
+	char q[QUOTE_MAX + 2], *why;
 	uint64_t n, win;
 
 	if (slash == NULL || parse_uint(v, (size_t)(slash - v), 1000, &n) != 0 || n < 1)
@@ -746,7 +758,7 @@ static char *
 p_backoff(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
 	const char *dots = strstr(v, "..");
-	char q[QUOTE_MAX], a[32], b[32], *lo, *why;
+	char q[QUOTE_MAX + 2], a[32], b[32], *lo, *why;
 	uint64_t min, max;
 
 	if (dots == NULL)
@@ -872,10 +884,10 @@ placeholder_reason(const char *line, size_t len)
 		for (size_t j = 0; j < nitems(known); j++)
 			ok = ok || (n == strlen(known[j]) && memcmp(line + i, known[j], n) == 0);
 		if (!ok) {
-			char q[QUOTE_MAX];
+			char q[QUOTE_MAX + 2];
 			char *name = xasprintf("%.*s", (int)(n < 40 ? n : 40), line + i);
 			char *r = xasprintf(
-			    "unknown placeholder %s (only {ak} {sk} {domain})", quote(name, q));
+			    "unknown placeholder %s (only {ak} {sk} {domain})", esc(name, q));
 
 			free(name);
 			return r;
@@ -1056,7 +1068,7 @@ line_check(struct cfgctx *c, char *line)
 		}
 		*end = '\0';
 		if (!section_known(p + 1, strlen(p + 1))) {
-			fail_at(c, NULL, "[%s]: unknown section", quote(p + 1, q));
+			fail_at(c, NULL, "[%s]: unknown section", esc(p + 1, q));
 			return false;
 		}
 		*end = ']';
@@ -1080,6 +1092,38 @@ line_check(struct cfgctx *c, char *line)
 	return true;
 }
 
+static bool
+key_parse(struct cfgctx *c, int i, const char *value)
+{
+	char *why = NULL;
+
+	/* An empty value leaves the default. */
+	if (value[0] != '\0')
+		why = keys[i].parse(c, &keys[i], value);
+	if (why != NULL) {
+		fail_at(c, keys[i].name, "%s", why);
+		free(why);
+		return false;
+	}
+	return true;
+}
+
+/* The value ended with ',' but no continuation line followed: parse it as it is. */
+static bool
+pending_finish(struct cfgctx *c)
+{
+	int i = c->pending, lineno = c->lineno;
+
+	if (i < 0)
+		return true;
+	c->pending = -1;
+	c->lineno = c->pending_line;
+	if (!key_parse(c, i, c->joined[i]))
+		return false;
+	c->lineno = lineno;
+	return true;
+}
+
 static char *
 cfg_reader(char *str, int num, void *stream)
 {
@@ -1095,12 +1139,13 @@ cfg_reader(char *str, int num, void *stream)
 			c->lineno++;
 			fail_at(c, NULL, "read error");
 		}
+		pending_finish(c);
 		return NULL;
 	}
 	c->lineno++;
 	line = c->buf;
 	if (memchr(line, '\0', (size_t)n) != NULL) {
-		fail_at(c, NULL, "NUL byte in the line");
+		fail_at(c, NULL, "syntax error: NUL byte in the line");
 		return NULL;
 	}
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -1110,11 +1155,16 @@ cfg_reader(char *str, int num, void *stream)
 	while (n > 0 && isspace((unsigned char)line[n - 1]))
 		line[--n] = '\0';
 	if (n >= num) {
-		fail_at(c, NULL, "line too long (at most %d characters before a comment)", num - 1);
+		fail_at(c, NULL,
+		    "syntax error: line too long (at most %d characters before a comment)",
+		    num - 1);
 		return NULL;
 	}
 	memcpy(str, line, (size_t)n + 1);
 	if (!line_check(c, line))
+		return NULL;
+	/* Blank lines and comments do not end a value, as in inih. */
+	if (!c->continuation && str[strspn(str, " \t")] != '\0' && !pending_finish(c))
 		return NULL;
 	return str;
 }
@@ -1124,7 +1174,6 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 {
 	struct cfgctx *c = user;
 	const struct cfgkey *k;
-	char *why = NULL;
 	int i;
 
 	if (c->err != NULL)
@@ -1134,9 +1183,9 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 		return 0;
 	}
 	if ((i = key_find(section, name)) < 0) {
-		char q[QUOTE_MAX];
+		char q[QUOTE_MAX], q2[QUOTE_MAX];
 
-		fail_at(c, quote(name, q), "unknown key in [%s]", section);
+		fail_at(c, esc(name, q), "unknown key in [%s]", esc(section, q2));
 		return 0;
 	}
 	k = &keys[i];
@@ -1158,6 +1207,7 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 
 	if (k->flags & KEY_JOIN) {
 		char *j = c->joined[i];
+		size_t len;
 
 		c->joined[i] = j == NULL ? xstrdup(value) : xasprintf("%s %s", j, value);
 		free(j);
@@ -1166,16 +1216,15 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 			return 0;
 		}
 		value = util_trim(c->joined[i]);
+		len = strlen(value);
+		if (len > 0 && value[len - 1] == ',') {
+			c->pending = i;
+			c->pending_line = c->lineno;
+			return 1;
+		}
+		c->pending = -1;
 	}
-	/* An empty value leaves the default. */
-	if (value[0] != '\0')
-		why = k->parse(c, k, value);
-	if (why != NULL) {
-		fail_at(c, name, "%s", why);
-		free(why);
-		return 0;
-	}
-	return 1;
+	return key_parse(c, i, value) ? 1 : 0;
 }
 
 /* Checks that need more than one key. */
@@ -1280,6 +1329,7 @@ config_load_fp(FILE *fp, const char *name, struct config **out, char **cause)
 	c.cfg->path = xstrdup(name);
 	c.file = name;
 	c.fp = fp;
+	c.pending = -1;
 	rc = ini_parse_stream(cfg_reader, &c, cfg_handler, &c);
 	if (c.err == NULL && rc != 0) {
 		/* Our reader rejects what inih would; this is a safety net. */
@@ -1407,7 +1457,7 @@ creds_parse(const char *file, char *text, struct credentials *cr, char **cause)
 				break;
 		if (i == nitems(fields)) {
 			*cause = xasprintf("%s:%d: %s: unknown key (ak, sk or security_token)",
-			    file, lineno, quote(key, q));
+			    file, lineno, esc(key, q));
 			return -EINVAL;
 		}
 		dst = (char **)(void *)((char *)cr + fields[i].off);

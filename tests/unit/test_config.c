@@ -1,0 +1,960 @@
+/*
+ * smsguard.conf and the credentials: defaults, every key, the shipped example,
+ * and one case per way a config can be wrong (each its own cmocka test, each
+ * checking FILE:LINE: key: and that the reason names the problem).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h" /* the build's defaults */
+#include "smsguard/config.h"
+#include "smsguard/events.h"
+#include "smsguard/log.h"
+#include "smsguard/util.h"
+
+#define SECRET_SK "Zq7SecretSkValueThatMustNeverBePrinted0123"
+
+static char tmpdir[] = "/tmp/smsguard-test-config.XXXXXX";
+
+static int
+setup_dir(void **state)
+{
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int
+teardown_dir(void **state)
+{
+	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes text to tmpdir/name with the given mode; returns the path (malloc'd). */
+static char *
+write_file(const char *name, const char *text, mode_t mode)
+{
+	char *path = xasprintf("%s/%s", tmpdir, name);
+	size_t len = strlen(text);
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static struct config *
+load_ok(const char *name, const char *text)
+{
+	char *path = write_file(name, text, 0644), *cause = NULL;
+	struct config *cfg = NULL;
+	int rc = config_load(path, &cfg, &cause);
+
+	if (rc != 0)
+		fail_msg("config_load: %s", cause);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->path, path);
+	free(path);
+	return cfg;
+}
+
+/* ---- good configs ---- */
+
+static void
+test_defaults(void **state)
+{
+	struct config *cfg = config_new_defaults();
+
+	assert_string_equal(cfg->state_dir, SMSGUARD_STATE_DIR);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
+	assert_string_equal(cfg->endpoint, "https://sms.ap-southeast-3.myhuaweicloud.com");
+	assert_string_equal(cfg->endpoint_host, "sms.ap-southeast-3.myhuaweicloud.com");
+	assert_null(cfg->project_id);
+	assert_string_equal(cfg->credentials, "/etc/smsguard/credentials");
+	assert_false(cfg->credentials_explicit);
+	assert_null(cfg->ca_file);
+	assert_null(cfg->proxy);
+	assert_int_equal(cfg->timeout_ms, 15000);
+	assert_null(cfg->task_id);
+	assert_int_equal(cfg->poll_ms, 30000);
+	assert_int_equal(cfg->poll_idle_ms, 300000);
+	assert_null(cfg->target_address);
+	assert_true(cfg->ports_auto);
+	assert_int_equal(cfg->nports, 0);
+	assert_int_equal(cfg->probe_interval_ms, 2000);
+	assert_int_equal(cfg->probe_timeout_ms, 2000);
+	assert_int_equal(cfg->fall, 3);
+	assert_int_equal(cfg->rise, 2);
+	assert_string_equal(cfg->agent_process, "linuxmain");
+	assert_null(cfg->agent_home);
+	assert_int_equal(cfg->agent_restart, AGENT_RESTART_WHEN_DEAD);
+	assert_int_equal(cfg->restart_argc, 0);
+	assert_null(cfg->restart_argv[0]);
+	assert_int_equal(cfg->restart_timeout_ms, 120000);
+	assert_int_equal(cfg->nanswers, 0);
+	assert_true(cfg->resume);
+	assert_int_equal(cfg->settle_ms, 10000);
+	assert_int_equal(cfg->budget_actions, 6);
+	assert_int_equal(cfg->budget_window_ms, 3600000);
+	assert_int_equal(cfg->backoff_min_ms, 30000);
+	assert_int_equal(cfg->backoff_max_ms, 900000);
+	assert_int_equal(cfg->confirm_ms, 120000);
+	assert_false(cfg->has_schedule);
+	assert_null(cfg->timezone);
+	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_CLOUD);
+	assert_null(cfg->smn_topic);
+	assert_null(cfg->smn_endpoint);
+	assert_null(cfg->webhook);
+	assert_null(cfg->exec);
+	assert_int_equal(cfg->events_mask, EVENTS_MASK_ALL);
+	assert_string_equal(cfg->socket_path, SMSGUARD_SOCKET_PATH);
+	assert_null(cfg->group);
+	assert_false(cfg->has_gid);
+	assert_null(cfg->metrics_textfile);
+	config_free(cfg);
+}
+
+static void
+test_empty_file_is_all_defaults(void **state)
+{
+	struct config *cfg = load_ok("empty.conf", "");
+
+	assert_int_equal(cfg->poll_ms, 30000);
+	assert_true(cfg->ports_auto);
+	config_free(cfg);
+}
+
+static void
+test_every_key_parsed(void **state)
+{
+	char *ca = write_file("ca.pem", "not really a certificate\n", 0644);
+	char *text =
+	    xasprintf("[daemon]\n"
+	              "state_dir = /srv/smsguard\n"
+	              "log_level = debug\n"
+	              "[cloud]\n"
+	              "endpoint = https://sms.example.com:8443/\n"
+	              "project_id = 0123abcdef\n"
+	              "credentials = /srv/creds\n"
+	              "ca_file = %s\n"
+	              "proxy = http://proxy.example.com:3128\n"
+	              "timeout = 20s\n"
+	              "[task]\n"
+	              "id = 8e7e0dc4-5e4b-4e4b-9c2a-0123456789ab\n"
+	              "poll = 10s\n"
+	              "poll_idle = 1m\n"
+	              "[target]\n"
+	              "address = 192.0.2.10\n"
+	              "ports = 22, 8899 8900\n"
+	              "interval = 100ms\n"
+	              "timeout = 150ms\n"
+	              "fall = 5\n"
+	              "rise = 4\n"
+	              "[agent]\n"
+	              "process = fakeagent\n"
+	              "home = /opt/agent\n"
+	              "restart = never\n"
+	              "restart_command = /opt/agent/startup.sh \"--mode x\" -y\n"
+	              "restart_answers = y\\n{ak}\n"
+	              "    {sk}\n"
+	              "restart_timeout = 30s\n"
+	              "[recovery]\n"
+	              "resume = off\n"
+	              "settle = 0\n"
+	              "budget = 3/10m\n"
+	              "backoff = 1s..1m\n"
+	              "confirm = 45s\n"
+	              "[ratelimit]\n"
+	              "schedule = Mon-Fri 08:00-18:00 50\n"
+	              "timezone = UTC\n"
+	              "apply = off\n"
+	              "[notify]\n"
+	              "smn_topic = urn:smn:cn-north-4:0123456789abcdef0123456789abcdef:alerts\n"
+	              "smn_endpoint = http://127.0.0.1:9000\n"
+	              "webhook = http://localhost:8080/hook?x=1\n"
+	              "exec = /usr/local/bin/hook\n"
+	              "events = task_failed, task_resumed\n"
+	              "[control]\n"
+	              "socket = /srv/sg.sock\n"
+	              "group = root\n"
+	              "[metrics]\n"
+	              "textfile = /srv/sg.prom\n",
+	        ca);
+	struct config *cfg = load_ok("every.conf", text);
+
+	assert_string_equal(cfg->state_dir, "/srv/smsguard");
+	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
+	assert_string_equal(cfg->endpoint, "https://sms.example.com:8443");
+	assert_string_equal(cfg->endpoint_host, "sms.example.com");
+	assert_string_equal(cfg->project_id, "0123abcdef");
+	assert_string_equal(cfg->credentials, "/srv/creds");
+	assert_true(cfg->credentials_explicit);
+	assert_string_equal(cfg->ca_file, ca);
+	assert_string_equal(cfg->proxy, "http://proxy.example.com:3128");
+	assert_int_equal(cfg->timeout_ms, 20000);
+	assert_string_equal(cfg->task_id, "8e7e0dc4-5e4b-4e4b-9c2a-0123456789ab");
+	assert_int_equal(cfg->poll_ms, 10000);
+	assert_int_equal(cfg->poll_idle_ms, 60000);
+	assert_string_equal(cfg->target_address, "192.0.2.10");
+	assert_false(cfg->ports_auto);
+	assert_int_equal(cfg->nports, 3);
+	assert_int_equal(cfg->ports[0], 22);
+	assert_int_equal(cfg->ports[1], 8899);
+	assert_int_equal(cfg->ports[2], 8900);
+	assert_int_equal(cfg->probe_interval_ms, 100);
+	assert_int_equal(cfg->probe_timeout_ms, 150);
+	assert_int_equal(cfg->fall, 5);
+	assert_int_equal(cfg->rise, 4);
+	assert_string_equal(cfg->agent_process, "fakeagent");
+	assert_string_equal(cfg->agent_home, "/opt/agent");
+	assert_int_equal(cfg->agent_restart, AGENT_RESTART_NEVER);
+	assert_int_equal(cfg->restart_argc, 3);
+	assert_string_equal(cfg->restart_argv[0], "/opt/agent/startup.sh");
+	assert_string_equal(cfg->restart_argv[1], "--mode x");
+	assert_string_equal(cfg->restart_argv[2], "-y");
+	assert_null(cfg->restart_argv[3]);
+	assert_int_equal(cfg->nanswers, 3);
+	assert_string_equal(cfg->answers[0], "y");
+	assert_string_equal(cfg->answers[1], "{ak}");
+	assert_string_equal(cfg->answers[2], "{sk}");
+	assert_int_equal(cfg->restart_timeout_ms, 30000);
+	assert_false(cfg->resume);
+	assert_int_equal(cfg->settle_ms, 0);
+	assert_int_equal(cfg->budget_actions, 3);
+	assert_int_equal(cfg->budget_window_ms, 600000);
+	assert_int_equal(cfg->backoff_min_ms, 1000);
+	assert_int_equal(cfg->backoff_max_ms, 60000);
+	assert_int_equal(cfg->confirm_ms, 45000);
+	assert_true(cfg->has_schedule);
+	assert_int_equal(cfg->schedule.nrules, 1);
+	assert_int_equal(cfg->schedule.rules[0].mbps, 50);
+	assert_string_equal(cfg->timezone, "UTC");
+	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_OFF);
+	assert_string_equal(
+	    cfg->smn_topic, "urn:smn:cn-north-4:0123456789abcdef0123456789abcdef:alerts");
+	assert_string_equal(cfg->smn_endpoint, "http://127.0.0.1:9000");
+	assert_string_equal(cfg->webhook, "http://localhost:8080/hook?x=1");
+	assert_string_equal(cfg->exec, "/usr/local/bin/hook");
+	assert_int_equal(cfg->events_mask, (1u << EV_TASK_FAILED) | (1u << EV_TASK_RESUMED));
+	assert_string_equal(cfg->socket_path, "/srv/sg.sock");
+	assert_string_equal(cfg->group, "root");
+	assert_true(cfg->has_gid);
+	assert_int_equal(cfg->gid, 0);
+	assert_string_equal(cfg->metrics_textfile, "/srv/sg.prom");
+	config_free(cfg);
+	free(text);
+	free(ca);
+}
+
+static void
+test_example_file_parses(void **state)
+{
+	const char *srcdir = getenv("SMSGUARD_SRCDIR");
+	struct config *cfg = NULL;
+	char *path, *cause = NULL;
+	int rc;
+
+	assert_non_null(srcdir);
+	path = xasprintf("%s/examples/smsguard.conf", srcdir);
+	rc = config_load(path, &cfg, &cause);
+	if (rc != 0)
+		fail_msg("%s", cause);
+	assert_string_equal(cfg->credentials, "/etc/smsguard/credentials");
+	assert_false(cfg->credentials_explicit);
+	assert_true(cfg->has_schedule);
+	assert_int_equal(cfg->schedule.nrules, 3);
+	assert_int_equal(cfg->nanswers, 3);
+	assert_string_equal(cfg->answers[2], "{domain}");
+	assert_non_null(cfg->smn_topic);
+	assert_non_null(cfg->webhook);
+	assert_non_null(cfg->exec);
+	config_free(cfg);
+	free(path);
+}
+
+static void
+test_empty_values_keep_defaults(void **state)
+{
+	struct config *cfg = load_ok("emptyvals.conf",
+	    "[cloud]\n"
+	    "endpoint =\n"
+	    "project_id =\n"
+	    "[task]\n"
+	    "id =\n"
+	    "poll =\n"
+	    "[target]\n"
+	    "ports =\n"
+	    "[notify]\n"
+	    "events =\n");
+
+	assert_string_equal(cfg->endpoint, "https://sms.ap-southeast-3.myhuaweicloud.com");
+	assert_null(cfg->project_id);
+	assert_null(cfg->task_id);
+	assert_int_equal(cfg->poll_ms, 30000);
+	assert_true(cfg->ports_auto);
+	assert_int_equal(cfg->events_mask, EVENTS_MASK_ALL);
+	config_free(cfg);
+}
+
+static void
+test_inline_comments_hash_and_semicolon(void **state)
+{
+	struct config *cfg = load_ok("comments.conf",
+	    "# a comment\n"
+	    "; another\n"
+	    "[task] ; the task\n"
+	    "poll = 10s ; inline semicolon\n"
+	    "poll_idle = 2m # inline hash\n"
+	    "    # an indented comment is no continuation\n"
+	    "[notify]\n"
+	    "exec = /opt/on#event;x\n");
+
+	assert_int_equal(cfg->poll_ms, 10000);
+	assert_int_equal(cfg->poll_idle_ms, 120000);
+	/* Without white space before it, '#' or ';' is part of the value. */
+	assert_string_equal(cfg->exec, "/opt/on#event;x");
+	config_free(cfg);
+}
+
+static void
+test_byte_order_mark_is_skipped(void **state)
+{
+	struct config *cfg = load_ok("bom.conf", "\xEF\xBB\xBF[task]\npoll = 7s\n");
+
+	assert_int_equal(cfg->poll_ms, 7000);
+	config_free(cfg);
+}
+
+static void
+test_restart_answers_on_continuation_lines(void **state)
+{
+	struct config *cfg = load_ok("answers.conf",
+	    "[agent]\n"
+	    "restart_answers =\n"
+	    "    {ak}   ; the access key\n"
+	    "\n"
+	    "    {sk}\n"
+	    "    {domain}\n"
+	    "    y\n"
+	    "restart = never\n");
+
+	assert_int_equal(cfg->nanswers, 4);
+	assert_string_equal(cfg->answers[0], "{ak}");
+	assert_string_equal(cfg->answers[1], "{sk}");
+	assert_string_equal(cfg->answers[2], "{domain}");
+	assert_string_equal(cfg->answers[3], "y");
+	assert_int_equal(cfg->agent_restart, AGENT_RESTART_NEVER);
+	config_free(cfg);
+}
+
+static void
+test_restart_answers_literal_newline(void **state)
+{
+	struct config *cfg = load_ok("answers-nl.conf",
+	    "[agent]\n"
+	    "restart_answers = {ak}\\n{sk}\\n\\nyes\n");
+
+	assert_int_equal(cfg->nanswers, 4);
+	assert_string_equal(cfg->answers[0], "{ak}");
+	assert_string_equal(cfg->answers[1], "{sk}");
+	assert_string_equal(cfg->answers[2], "");
+	assert_string_equal(cfg->answers[3], "yes");
+	config_free(cfg);
+}
+
+static void
+test_restart_command_honours_quotes(void **state)
+{
+	struct config *cfg = load_ok("cmd.conf",
+	    "[agent]\n"
+	    "restart_command = \"/opt/SMS Agent/startup.sh\" a\"b c\"d \"say \\\"hi\\\"\" \"\"\n");
+
+	assert_int_equal(cfg->restart_argc, 4);
+	assert_string_equal(cfg->restart_argv[0], "/opt/SMS Agent/startup.sh");
+	assert_string_equal(cfg->restart_argv[1], "ab cd");
+	assert_string_equal(cfg->restart_argv[2], "say \"hi\"");
+	assert_string_equal(cfg->restart_argv[3], "");
+	assert_null(cfg->restart_argv[4]);
+	config_free(cfg);
+}
+
+static void
+test_schedule_continues_over_lines(void **state)
+{
+	struct config *cfg = load_ok("sched.conf",
+	    "[ratelimit]\n"
+	    "schedule = Mon-Fri 08:00-18:00 50,\n"
+	    "           Mon-Fri 18:00-08:00 0,\n"
+	    "           Sat-Sun 00:00-24:00 0\n");
+
+	assert_true(cfg->has_schedule);
+	assert_int_equal(cfg->schedule.nrules, 3);
+	config_free(cfg);
+}
+
+static void
+test_ports_and_events_continue_over_lines(void **state)
+{
+	struct config *cfg = load_ok("lists.conf",
+	    "[target]\n"
+	    "ports = 22,\n"
+	    "        8899\n"
+	    "[notify]\n"
+	    "events = target_down\n"
+	    "         target_up\n");
+
+	assert_int_equal(cfg->nports, 2);
+	assert_int_equal(cfg->ports[1], 8899);
+	assert_int_equal(cfg->events_mask, (1u << EV_TARGET_DOWN) | (1u << EV_TARGET_UP));
+	config_free(cfg);
+}
+
+static void
+test_endpoint_forms(void **state)
+{
+	struct config *cfg = load_ok("ep1.conf", "[cloud]\nendpoint = http://127.0.0.1:8443\n");
+
+	assert_string_equal(cfg->endpoint, "http://127.0.0.1:8443");
+	assert_string_equal(cfg->endpoint_host, "127.0.0.1");
+	config_free(cfg);
+	cfg = load_ok("ep2.conf", "[cloud]\nendpoint = http://[::1]:9/\n");
+	assert_string_equal(cfg->endpoint, "http://[::1]:9");
+	assert_string_equal(cfg->endpoint_host, "::1");
+	config_free(cfg);
+	cfg = load_ok("ep3.conf", "[cloud]\nendpoint = http://localhost\n");
+	assert_string_equal(cfg->endpoint_host, "localhost");
+	config_free(cfg);
+}
+
+static void
+test_default_credentials_path_is_not_explicit(void **state)
+{
+	struct config *cfg =
+	    load_ok("creddef.conf", "[cloud]\ncredentials = /etc/smsguard/credentials\n");
+
+	assert_false(cfg->credentials_explicit);
+	config_free(cfg);
+}
+
+static void
+test_boolean_spellings(void **state)
+{
+	static const char *const yes[] = {"on", "yes", "true", "1", "YES"};
+	static const char *const no[] = {"off", "no", "false", "0", "Off"};
+
+	for (size_t i = 0; i < nitems(yes); i++) {
+		char *t = xasprintf("[recovery]\nresume = %s\n", no[i]);
+		struct config *cfg = load_ok("bool.conf", t);
+
+		assert_false(cfg->resume);
+		config_free(cfg);
+		free(t);
+		t = xasprintf("[recovery]\nresume = %s\n", yes[i]);
+		cfg = load_ok("bool.conf", t);
+		assert_true(cfg->resume);
+		config_free(cfg);
+		free(t);
+	}
+}
+
+static void
+test_load_from_memory_stream(void **state)
+{
+	static const char text[] = "[task]\npoll = 3s\n";
+	FILE *fp = fmemopen((void *)text, sizeof(text) - 1, "r");
+	struct config *cfg = NULL;
+	char *cause = NULL;
+
+	assert_non_null(fp);
+	assert_int_equal(config_load_fp(fp, "mem.conf", &cfg, &cause), 0);
+	assert_string_equal(cfg->path, "mem.conf");
+	assert_int_equal(cfg->poll_ms, 3000);
+	config_free(cfg);
+	fclose(fp);
+}
+
+static void
+test_missing_file_names_it(void **state)
+{
+	struct config *cfg = NULL;
+	char *path = xasprintf("%s/does-not-exist.conf", tmpdir), *cause = NULL;
+
+	assert_int_equal(config_load(path, &cfg, &cause), -ENOENT);
+	assert_null(cfg);
+	assert_non_null(cause);
+	assert_true(strncmp(cause, path, strlen(path)) == 0);
+	assert_non_null(strstr(cause, "No such file"));
+	free(cause);
+	free(path);
+}
+
+static void
+test_config_free_null(void **state)
+{
+	config_free(NULL);
+}
+
+/* ---- bad configs: one cmocka test per case ---- */
+
+struct bad_case {
+	const char *name;
+	const char *text;
+	int line;
+	const char *key;    /* what follows "FILE:LINE: " */
+	const char *needle; /* the reason must contain it */
+};
+
+#define LONG_SOCKET                                                                                \
+	"/run/"                                                                                    \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaaaaaaaa.sock"
+#define LONG_LINE                                                                                  \
+	"# x\n[task]\nid = "                                                                       \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"             \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaa"                                                                                      \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+
+static const struct bad_case bad_cases[] = {
+    {"bad_duration", "[target]\ninterval = 2x\n", 2, "interval", "bad duration \"2x\""},
+    {"duration_below_floor", "[target]\ninterval = 50ms\n", 2, "interval", "out of range"},
+    {"poll_below_one_second", "[task]\npoll = 500ms\n", 2, "poll", "out of range (1s to"},
+    {"settle_over_an_hour", "[recovery]\nsettle = 2h\n", 2, "settle", "too long (at most 1h)"},
+    {"unknown_key", "[daemon]\n# comment\nfoo = 1\n", 3, "foo", "unknown key in [daemon]"},
+    {"key_in_wrong_section", "[cloud]\npoll = 1s\n", 2, "poll", "unknown key in [cloud]"},
+    {"unknown_section", "[daemon]\nlog_level = info\n\n[bogus]\n", 4, "[bogus]", "unknown section"},
+    {"key_outside_section", "poll = 1s\n", 1, "poll", "outside of any [section]"},
+    {"syntax_no_equals", "[task]\npoll 1s\n", 2, "syntax error", "expected 'key = value'"},
+    {"syntax_colon_separator", "[task]\npoll: 1s\n", 2, "syntax error", "key = value"},
+    {"syntax_missing_bracket", "[task\n", 1, "syntax error", "missing ']'"},
+    {"line_too_long", LONG_LINE, 3, "syntax error", "line too long (at most 199"},
+    {"bad_port", "[target]\nports = 22, 0\n", 2, "ports", "bad port \"0\""},
+    {"port_too_high", "[target]\nports = 65536\n", 2, "ports", "bad port \"65536\""},
+    {"port_not_a_number", "[target]\nports = ssh\n", 2, "ports", "bad port \"ssh\""},
+    {"duplicate_port", "[target]\nports = 22, 8900, 22\n", 2, "ports", "port 22 listed twice"},
+    {"too_many_ports", "[target]\nports = 1 2 3 4 5 6 7 8 9\n", 2, "ports",
+        "too many ports (at most 8)"},
+    {"empty_port_list", "[target]\nports = ,\n", 2, "ports", "no ports"},
+    {"budget_syntax", "[recovery]\nbudget = 6\n", 2, "budget", "N/PERIOD"},
+    {"budget_zero", "[recovery]\nbudget = 0/1h\n", 2, "budget", "N from 1 to 1000"},
+    {"budget_too_many", "[recovery]\nbudget = 1001/1h\n", 2, "budget", "N from 1 to 1000"},
+    {"budget_bad_period", "[recovery]\nbudget = 6/soon\n", 2, "budget", "period: bad duration"},
+    {"backoff_min_above_max", "[recovery]\nbackoff = 5m..30s\n", 2, "backoff",
+        "minimum 5m is above maximum 30s"},
+    {"backoff_syntax", "[recovery]\nbackoff = 30s-15m\n", 2, "backoff", "MIN..MAX"},
+    {"bad_schedule", "[ratelimit]\nschedule = Mon 25:00-26:00 5\n", 2, "schedule",
+        "bad time window"},
+    {"overlapping_schedule", "[ratelimit]\nschedule = Mon-Fri 08:00-18:00 50, Wed 12:00-13:00 10\n",
+        2, "schedule", "rule 2 \"Wed 12:00-13:00 10\" overlaps rule 1 \"Mon-Fri 08:00-18:00 50\""},
+    {"schedule_rate_too_high", "[ratelimit]\nschedule = daily 00:00-24:00 5000\n", 2, "schedule",
+        "bad rate"},
+    {"schedule_continuation_error_line",
+        "[ratelimit]\nschedule = Mon 08:00-09:00 5,\n    Tue 08:00-09:00 x\n", 3, "schedule",
+        "bad rate"},
+    {"http_endpoint_not_loopback", "[cloud]\nendpoint = http://sms.example.com\n", 2, "endpoint",
+        "must be https://"},
+    {"endpoint_with_path", "[cloud]\nendpoint = https://sms.example.com/v3\n", 2, "endpoint",
+        "must not have a path"},
+    {"endpoint_with_userinfo", "[cloud]\nendpoint = https://u:p@sms.example.com\n", 2, "endpoint",
+        "user name or password"},
+    {"endpoint_bad_port", "[cloud]\nendpoint = https://sms.example.com:0\n", 2, "endpoint",
+        "bad port"},
+    {"endpoint_not_a_url", "[cloud]\nendpoint = sms.example.com\n", 2, "endpoint", "not a URL"},
+    {"smn_endpoint_http",
+        "[notify]\nsmn_topic = urn:smn:r:p:t\nsmn_endpoint = http://smn.example.com\n", 3,
+        "smn_endpoint", "must be https://"},
+    {"smn_endpoint_without_topic", "[notify]\nsmn_endpoint = https://smn.example.com\n", 2,
+        "smn_endpoint", "no smn_topic"},
+    {"webhook_http_not_loopback", "[notify]\nwebhook = http://hooks.example.com/x\n", 2, "webhook",
+        "must be https://"},
+    {"proxy_bad_scheme", "[cloud]\nproxy = ftp://proxy.example.com\n", 2, "proxy",
+        "scheme must be http, https, socks5"},
+    {"proxy_with_password", "[cloud]\nproxy = http://u:pw@proxy.example.com:3128\n", 2, "proxy",
+        "password in the proxy URL"},
+    {"bad_urn", "[notify]\nsmn_topic = urn:smn:ap-southeast-3\n", 2, "smn_topic",
+        "not an SMN topic URN"},
+    {"urn_bad_topic_name", "[notify]\nsmn_topic = urn:smn:ap-southeast-3:0123abc:bad topic\n", 2,
+        "smn_topic", "bad topic name"},
+    {"bad_event_name", "[notify]\nevents = task_failed, task_exploded\n", 2, "events",
+        "unknown event \"task_exploded\""},
+    {"unknown_group", "[control]\ngroup = no-such-group-smsguard\n", 2, "group",
+        "unknown group \"no-such-group-smsguard\""},
+    {"relative_state_dir", "[daemon]\nstate_dir = var/lib/smsguard\n", 2, "state_dir",
+        "not an absolute path"},
+    {"relative_textfile", "[metrics]\ntextfile = smsguard.prom\n", 2, "textfile",
+        "not an absolute path"},
+    {"relative_exec", "[notify]\nexec = on-event\n", 2, "exec", "not an absolute path"},
+    {"socket_path_too_long", "[control]\nsocket = " LONG_SOCKET "\n", 2, "socket",
+        "socket path too long"},
+    {"missing_ca_file", "[cloud]\nca_file = /nonexistent/ca.pem\n", 2, "ca_file", "No such file"},
+    {"bad_bool", "[recovery]\nresume = maybe\n", 2, "resume", "not a boolean"},
+    {"fall_zero", "[target]\nfall = 0\n", 2, "fall", "from 1 to 100"},
+    {"rise_too_high", "[target]\nrise = 101\n", 2, "rise", "from 1 to 100"},
+    {"repeated_key", "[task]\npoll = 10s\npoll_idle = 1m\npoll = 20s\n", 4, "poll",
+        "repeated key (first set on line 2)"},
+    {"repeated_key_in_second_section", "[task]\npoll = 10s\n[task]\npoll = 20s\n", 4, "poll",
+        "repeated key"},
+    {"continuation_of_plain_key", "[task]\npoll = 10s\n    20s\n", 3, "poll",
+        "indented line continues the value of poll"},
+    {"bad_placeholder", "[agent]\nrestart_answers = {ak}\\n{password}\n", 2, "restart_answers",
+        "unknown placeholder {password}"},
+    {"bad_placeholder_on_continuation", "[agent]\nrestart_answers = {ak}\n    {sk}\n    {x\n", 4,
+        "restart_answers", "unterminated placeholder"},
+    {"too_many_answers", "[agent]\nrestart_answers = 1\\n2\\n3\\n4\\n5\\n6\\n7\\n8\\n9\n", 2,
+        "restart_answers", "too many answer lines (at most 8)"},
+    {"restart_command_relative", "[agent]\nrestart_command = startup.sh\n", 2, "restart_command",
+        "absolute path"},
+    {"restart_command_unterminated", "[agent]\nrestart_command = /bin/sh \"-c\n", 2,
+        "restart_command", "unterminated \" quote"},
+    {"bad_restart_mode", "[agent]\nrestart = sometimes\n", 2, "restart", "not when-dead or never"},
+    {"process_name_too_long", "[agent]\nprocess = linuxmain-long-1\n", 2, "process", "at most 15"},
+    {"bad_timezone", "[ratelimit]\ntimezone = Mars/Olympus_Mons\n", 2, "timezone",
+        "unknown time zone \"Mars/Olympus_Mons\""},
+    {"timezone_escape", "[ratelimit]\ntimezone = ../../etc/passwd\n", 2, "timezone",
+        "not a time zone name"},
+    {"bad_apply", "[ratelimit]\napply = sometimes\n", 2, "apply", "not cloud or off"},
+    {"bad_log_level", "[daemon]\nlog_level = loud\n", 2, "log_level", "unknown log level"},
+    {"task_id_too_long", "[task]\nid = 8e7e0dc4-5e4b-4e4b-9c2a-0123456789abc\n", 2, "id",
+        "task id too long (37 characters, at most 36)"},
+    {"task_id_bad_chars", "[task]\nid = ../etc\n", 2, "id", "not a task id"},
+    {"bad_project_id", "[cloud]\nproject_id = my-project\n", 2, "project_id", "not a project id"},
+    {"bad_target_address", "[target]\naddress = 10.0.0.1:22\n", 2, "address",
+        "not an IP address or host name"},
+    {"poll_idle_below_poll", "[task]\npoll = 10m\n", 2, "poll",
+        "poll_idle (5m) is shorter than poll (10m)"},
+    {"cloud_timeout_too_long", "[cloud]\ntimeout = 10m\n", 2, "timeout", "out of range"},
+};
+
+static void
+run_bad_case(void **state)
+{
+	const struct bad_case *bc = *state;
+	char *name = xasprintf("%s.conf", bc->name);
+	char *path = write_file(name, bc->text, 0644), *cause = NULL, *prefix;
+	struct config *cfg = (struct config *)1;
+	int rc;
+
+	rc = config_load(path, &cfg, &cause);
+	assert_int_equal(rc, -EINVAL);
+	assert_null(cfg);
+	assert_non_null(cause);
+	prefix = xasprintf("%s:%d: %s: ", path, bc->line, bc->key);
+	if (strncmp(cause, prefix, strlen(prefix)) != 0)
+		fail_msg("cause \"%s\" does not start with \"%s\"", cause, prefix);
+	if (strstr(cause + strlen(prefix), bc->needle) == NULL)
+		fail_msg("cause \"%s\" does not contain \"%s\"", cause, bc->needle);
+	free(prefix);
+	free(cause);
+	free(path);
+	free(name);
+}
+
+/* ---- credentials ---- */
+
+static struct config *
+creds_config(const char *file, bool explicit_path)
+{
+	struct config *cfg = config_new_defaults();
+
+	free(cfg->credentials);
+	cfg->credentials = xasprintf("%s/%s", tmpdir, file);
+	cfg->credentials_explicit = explicit_path;
+	return cfg;
+}
+
+static void
+clear_env(void)
+{
+	unsetenv("HUAWEICLOUD_SDK_AK");
+	unsetenv("HUAWEICLOUD_SDK_SK");
+	unsetenv("HUAWEICLOUD_SDK_SECURITY_TOKEN");
+}
+
+/* Loads credentials expecting failure; checks the cause and that it never shows the SK. */
+static void
+creds_refused(struct config *cfg, int want_rc, const char *needle)
+{
+	struct credentials *cr = (struct credentials *)1;
+	char *cause = NULL;
+
+	assert_int_equal(credentials_load(cfg, &cr, &cause), want_rc);
+	assert_null(cr);
+	assert_non_null(cause);
+	if (strstr(cause, needle) == NULL)
+		fail_msg("cause \"%s\" does not contain \"%s\"", cause, needle);
+	assert_null(strstr(cause, SECRET_SK));
+	assert_null(strstr(cause, "Zq7Secret"));
+	free(cause);
+}
+
+static void
+test_credentials_0600_accepted(void **state)
+{
+	char *path = write_file("creds-ok",
+	    "# the migration user's key\n"
+	    "\n"
+	    "ak = AKEXAMPLE0123456789\n"
+	    "sk=" SECRET_SK "\n"
+	    "security_token=tok.en/with+base64==\n",
+	    0600);
+	struct config *cfg = creds_config("creds-ok", true);
+	struct credentials *cr = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(credentials_load(cfg, &cr, &cause), 0);
+	assert_string_equal(cr->ak, "AKEXAMPLE0123456789");
+	assert_string_equal(cr->sk, SECRET_SK);
+	assert_string_equal(cr->security_token, "tok.en/with+base64==");
+	credentials_free(cr);
+	config_free(cfg);
+	free(path);
+}
+
+static void
+test_credentials_token_is_optional(void **state)
+{
+	char *path = write_file("creds-notoken", "ak=AK1\nsk=SK1\n", 0600);
+	struct config *cfg = creds_config("creds-notoken", true);
+	struct credentials *cr = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(credentials_load(cfg, &cr, &cause), 0);
+	assert_null(cr->security_token);
+	credentials_free(cr);
+	config_free(cfg);
+	free(path);
+}
+
+static void
+test_credentials_loose_file_refused(void **state)
+{
+	char *path = write_file("creds-loose", "ak=AK1\nsk=" SECRET_SK "\n", 0644);
+	struct config *cfg = creds_config("creds-loose", true);
+
+	creds_refused(cfg, -EPERM, "chmod 600");
+	chmod(path, 0620);
+	creds_refused(cfg, -EPERM, "too open");
+	chmod(path, 0604);
+	creds_refused(cfg, -EPERM, "too open");
+	config_free(cfg);
+	free(path);
+}
+
+static void
+test_credentials_other_owner_refused(void **state)
+{
+	char *path;
+	struct config *cfg;
+
+	if (geteuid() != 0)
+		skip(); /* only root can give a file away */
+	path = write_file("creds-owner", "ak=AK1\nsk=SK1\n", 0600);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	cfg = creds_config("creds-owner", true);
+	creds_refused(cfg, -EPERM, "owned by uid 65534");
+	config_free(cfg);
+	free(path);
+}
+
+static void
+test_credentials_not_regular_file_refused(void **state)
+{
+	char *dir = xasprintf("%s/creds-dir", tmpdir);
+	struct config *cfg = creds_config("creds-dir", true);
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	creds_refused(cfg, -EINVAL, "not a regular file");
+	config_free(cfg);
+	free(dir);
+}
+
+static void
+test_credentials_missing_sk(void **state)
+{
+	char *path = write_file("creds-nosk", "ak=AK1\n", 0600);
+	struct config *cfg = creds_config("creds-nosk", true);
+
+	creds_refused(cfg, -EINVAL, "missing sk");
+	config_free(cfg);
+	free(path);
+}
+
+static void
+test_credentials_bad_lines_never_echo_secrets(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *needle;
+	} cases[] = {
+	    {"ak=AK1\n" SECRET_SK "\n", ":2: expected key=value"},
+	    {"ak=AK1\nsk=" SECRET_SK " trailing\n", ":2: sk: contains white space"},
+	    {"ak=AK1\nsk=" SECRET_SK SECRET_SK SECRET_SK SECRET_SK "\n", ":2: sk: too long"},
+	    {"ak=AK1\nsk=\n", ":2: sk: empty"},
+	    {"ak=AK1\nsk=" SECRET_SK "\nsk=" SECRET_SK "\n", ":3: sk: repeated key"},
+	    {"ak=AK1\npassword=" SECRET_SK "\n", ":2: password: unknown key"},
+	};
+
+	for (size_t i = 0; i < nitems(cases); i++) {
+		char *path = write_file("creds-bad", cases[i].text, 0600);
+		struct config *cfg = creds_config("creds-bad", true);
+
+		creds_refused(cfg, -EINVAL, cases[i].needle);
+		config_free(cfg);
+		free(path);
+	}
+}
+
+static void
+test_credentials_from_environment(void **state)
+{
+	struct config *cfg = creds_config("no-such-creds", false);
+	struct credentials *cr = NULL;
+	char *cause = NULL;
+
+	setenv("HUAWEICLOUD_SDK_AK", "AKENV", 1);
+	setenv("HUAWEICLOUD_SDK_SK", SECRET_SK, 1);
+	setenv("HUAWEICLOUD_SDK_SECURITY_TOKEN", "TOKENENV", 1);
+	assert_int_equal(credentials_load(cfg, &cr, &cause), 0);
+	assert_string_equal(cr->ak, "AKENV");
+	assert_string_equal(cr->sk, SECRET_SK);
+	assert_string_equal(cr->security_token, "TOKENENV");
+	credentials_free(cr);
+	clear_env();
+	config_free(cfg);
+}
+
+static void
+test_credentials_environment_needs_both_keys(void **state)
+{
+	struct config *cfg = creds_config("no-such-creds", false);
+
+	setenv("HUAWEICLOUD_SDK_SK", SECRET_SK, 1);
+	creds_refused(cfg, -EINVAL, "HUAWEICLOUD_SDK_SK is set but HUAWEICLOUD_SDK_AK is not");
+	clear_env();
+	config_free(cfg);
+}
+
+static void
+test_credentials_none_at_all(void **state)
+{
+	struct config *cfg = creds_config("no-such-creds", false);
+
+	clear_env();
+	creds_refused(cfg, -ENOENT, "no credentials");
+	config_free(cfg);
+}
+
+static void
+test_credentials_explicit_missing_file_no_fallback(void **state)
+{
+	struct config *cfg = creds_config("no-such-creds", true);
+
+	setenv("HUAWEICLOUD_SDK_AK", "AKENV", 1);
+	setenv("HUAWEICLOUD_SDK_SK", SECRET_SK, 1);
+	creds_refused(cfg, -ENOENT, "No such file");
+	clear_env();
+	config_free(cfg);
+}
+
+static void
+test_credentials_file_wins_over_environment(void **state)
+{
+	char *path = write_file("creds-file", "ak=AKFILE\nsk=SKFILE\n", 0600);
+	struct config *cfg = creds_config("creds-file", false);
+	struct credentials *cr = NULL;
+	char *cause = NULL;
+
+	setenv("HUAWEICLOUD_SDK_AK", "AKENV", 1);
+	setenv("HUAWEICLOUD_SDK_SK", "SKENV", 1);
+	assert_int_equal(credentials_load(cfg, &cr, &cause), 0);
+	assert_string_equal(cr->ak, "AKFILE");
+	credentials_free(cr);
+	clear_env();
+	config_free(cfg);
+	free(path);
+}
+
+static void
+test_credentials_free_null(void **state)
+{
+	credentials_free(NULL);
+}
+
+int
+main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_empty_file_is_all_defaults),
+	    cmocka_unit_test(test_every_key_parsed),
+	    cmocka_unit_test(test_example_file_parses),
+	    cmocka_unit_test(test_empty_values_keep_defaults),
+	    cmocka_unit_test(test_inline_comments_hash_and_semicolon),
+	    cmocka_unit_test(test_byte_order_mark_is_skipped),
+	    cmocka_unit_test(test_restart_answers_on_continuation_lines),
+	    cmocka_unit_test(test_restart_answers_literal_newline),
+	    cmocka_unit_test(test_restart_command_honours_quotes),
+	    cmocka_unit_test(test_schedule_continues_over_lines),
+	    cmocka_unit_test(test_ports_and_events_continue_over_lines),
+	    cmocka_unit_test(test_endpoint_forms),
+	    cmocka_unit_test(test_default_credentials_path_is_not_explicit),
+	    cmocka_unit_test(test_boolean_spellings),
+	    cmocka_unit_test(test_load_from_memory_stream),
+	    cmocka_unit_test(test_missing_file_names_it),
+	    cmocka_unit_test(test_config_free_null),
+	    cmocka_unit_test(test_credentials_0600_accepted),
+	    cmocka_unit_test(test_credentials_token_is_optional),
+	    cmocka_unit_test(test_credentials_loose_file_refused),
+	    cmocka_unit_test(test_credentials_other_owner_refused),
+	    cmocka_unit_test(test_credentials_not_regular_file_refused),
+	    cmocka_unit_test(test_credentials_missing_sk),
+	    cmocka_unit_test(test_credentials_bad_lines_never_echo_secrets),
+	    cmocka_unit_test(test_credentials_from_environment),
+	    cmocka_unit_test(test_credentials_environment_needs_both_keys),
+	    cmocka_unit_test(test_credentials_none_at_all),
+	    cmocka_unit_test(test_credentials_explicit_missing_file_no_fallback),
+	    cmocka_unit_test(test_credentials_file_wins_over_environment),
+	    cmocka_unit_test(test_credentials_free_null),
+	};
+	struct CMUnitTest tests[nitems(fixed) + nitems(bad_cases)];
+	char *names[nitems(bad_cases)];
+	int rc;
+
+	memcpy(tests, fixed, sizeof(fixed));
+	for (size_t i = 0; i < nitems(bad_cases); i++) {
+		struct CMUnitTest *t = &tests[nitems(fixed) + i];
+
+		names[i] = xasprintf("test_config_refuses_%s", bad_cases[i].name);
+		memset(t, 0, sizeof(*t));
+		t->name = names[i];
+		t->test_func = run_bad_case;
+		t->initial_state = (void *)&bad_cases[i];
+	}
+	clear_env();
+	rc = cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+	for (size_t i = 0; i < nitems(bad_cases); i++)
+		free(names[i]);
+	return rc;
+}
