@@ -1,0 +1,658 @@
+/*
+ * Target port probes. Ownership, so that no handle leaks across target
+ * changes (DESIGN.md §5.1, STYLE.md habit 5):
+ *
+ *   probe_set  - owns one uv_timer_t of its own (so that closing always
+ *                completes from the loop) and counts every live object
+ *                below in `live`; it is freed when that reaches 0 after
+ *                probe_close().
+ *   prober     - one per port: a uv_timer_t ticking every interval; freed in
+ *                the timer's close callback.
+ *   attempt    - one connect in flight: a uv_tcp_t, its uv_connect_t and a
+ *                deadline uv_timer_t; freed when both handles are closed
+ *                and the connect request has called back. A stopped prober
+ *                detaches its attempt (attempt->p = NULL), which then only
+ *                winds itself down.
+ *   resolve    - a uv_getaddrinfo request for a host name; stale results
+ *                (an older generation) are dropped.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define LOG_TAG "probe"
+#include "smsguard/log.h"
+#include "smsguard/probe.h"
+#include "smsguard/util.h"
+
+struct probe_set;
+
+struct prober {
+	struct probe_set *set;
+	uv_timer_t tick;
+	struct attempt *cur; /* the connect in flight, or NULL */
+	struct hysteresis hy;
+	struct probe_port_info info;
+	bool stopped;
+};
+
+struct attempt {
+	struct probe_set *set;
+	struct prober *p; /* NULL once detached */
+	uv_tcp_t tcp;
+	uv_connect_t req;
+	uv_timer_t deadline;
+	uint64_t started_ns; /* uv_hrtime() */
+	int refs;            /* open handles + the pending connect request */
+	bool done;           /* a result was recorded (or the attempt was detached) */
+};
+
+struct resolve {
+	struct probe_set *set;
+	uv_getaddrinfo_t req;
+	uint64_t gen;
+};
+
+struct probe_set {
+	uv_loop_t *loop;
+	struct observer obs;
+	uint64_t interval_ms;
+	uint64_t timeout_ms;
+	int fall;
+	int rise;
+
+	uv_timer_t own; /* never started: its close completes probe_close from the loop */
+	int live;       /* own timer + probers + attempts + resolves not yet freed */
+	bool closing;
+	void (*close_cb)(void *);
+	void *close_arg;
+
+	char address[PROBE_MAX_ADDRESS]; /* "" = no target */
+	uint64_t gen;                    /* bumped on every target change */
+	struct sockaddr_storage addr;
+	bool have_addr;
+	bool resolving;
+	int resolve_err; /* of the last failed resolution (negative UV_E*), else 0 */
+
+	int nports;
+	uint16_t ports[PROBE_MAX_PORTS];
+	struct prober *probers[PROBE_MAX_PORTS];
+
+	enum port_state target_state;
+	uint64_t target_since_mono_ms;
+};
+
+static void prober_start_attempt(struct prober *p);
+
+static void
+set_unref(struct probe_set *ps)
+{
+	if (--ps->live > 0 || !ps->closing)
+		return;
+	if (ps->close_cb != NULL)
+		ps->close_cb(ps->close_arg);
+	free(ps);
+}
+
+static void
+own_close_cb(uv_handle_t *h)
+{
+	set_unref(container_of((uv_timer_t *)h, struct probe_set, own));
+}
+
+int
+probe_effective_ports(
+    const struct config *cfg, enum task_type type, enum task_os os, uint16_t out[PROBE_MAX_PORTS])
+{
+	int n;
+
+	if (!cfg->ports_auto) {
+		n = cfg->nports < PROBE_MAX_PORTS ? cfg->nports : PROBE_MAX_PORTS;
+		memcpy(out, cfg->ports, (size_t)n * sizeof(out[0]));
+		return n;
+	}
+	return task_required_ports(type, os, out);
+}
+
+/* Re-derives the whole target's state from its ports. */
+static void
+set_update_target(struct probe_set *ps)
+{
+	enum port_state st = PORT_UNKNOWN;
+	int up = 0;
+
+	for (int i = 0; i < ps->nports; i++) {
+		if (ps->probers[i]->info.state == PORT_DOWN) {
+			st = PORT_DOWN;
+			break;
+		}
+		if (ps->probers[i]->info.state == PORT_UP)
+			up++;
+	}
+	if (st != PORT_DOWN && ps->nports > 0 && up == ps->nports)
+		st = PORT_UP;
+	if (st != ps->target_state) {
+		ps->target_state = st;
+		ps->target_since_mono_ms = uv_now(ps->loop);
+	}
+}
+
+static void
+prober_record(struct prober *p, int err, double latency_ms)
+{
+	struct probe_set *ps = p->set;
+	struct probe_port_info *in = &p->info;
+	enum fail_class cls = hysteresis_classify(err);
+	enum port_state old = in->state;
+
+	if (err < 0)
+		err = -err;
+	in->probes++;
+	in->failures[cls]++;
+	in->last_class = cls;
+	in->last_errno = err;
+	if (cls == FAIL_NONE)
+		hysteresis_latency_add(&in->latency, latency_ms);
+	if (!hysteresis_feed(&p->hy, cls == FAIL_NONE))
+		return;
+	in->state = p->hy.state;
+	in->since_wall_ms = util_wall_ms();
+	in->since_mono_ms = uv_now(ps->loop);
+	if (in->state == PORT_UP)
+		log_info("%s port %u is up (%s -> up, %.1f ms)", ps->address, in->port,
+		    hysteresis_state_name(old), latency_ms);
+	else
+		log_info("%s port %u is %s (%s: %s)", ps->address, in->port,
+		    hysteresis_state_name(in->state), hysteresis_class_name(cls), strerror(err));
+	set_update_target(ps);
+	observer_changed(&ps->obs, OBS_TARGET);
+}
+
+static void
+attempt_unref(struct attempt *a)
+{
+	struct probe_set *ps = a->set;
+
+	if (--a->refs > 0)
+		return;
+	free(a);
+	set_unref(ps);
+}
+
+static void
+attempt_close_cb(uv_handle_t *h)
+{
+	attempt_unref(h->data);
+}
+
+/* Records the result (unless detached) and winds the attempt down. */
+static void
+attempt_finish(struct attempt *a, int err)
+{
+	struct prober *p = a->p;
+	double ms = (double)(uv_hrtime() - a->started_ns) / 1e6;
+
+	a->done = true;
+	a->p = NULL;
+	if (p != NULL) {
+		p->cur = NULL;
+		prober_record(p, err, ms);
+	}
+	/*
+	 * A connect that succeeded is closed normally (FIN), not reset with
+	 * SO_LINGER 0: a reset is what scanners and half-open floods leave
+	 * behind, and services behind these ports (sshd, the agent's data
+	 * channel) log it as an error; an orderly close is an ordinary client
+	 * going away. The price, a TIME_WAIT entry on this side per probe, is
+	 * a few dozen sockets without descriptors.
+	 */
+	uv_close((uv_handle_t *)&a->tcp, attempt_close_cb);
+	uv_close((uv_handle_t *)&a->deadline, attempt_close_cb);
+}
+
+static void
+attempt_connect_cb(uv_connect_t *req, int status)
+{
+	struct attempt *a = container_of(req, struct attempt, req);
+
+	/* After a deadline or a detach this is the UV_ECANCELED from uv_close. */
+	if (!a->done)
+		attempt_finish(a, status);
+	attempt_unref(a);
+}
+
+static void
+attempt_deadline_cb(uv_timer_t *t)
+{
+	struct attempt *a = container_of(t, struct attempt, deadline);
+
+	if (!a->done)
+		attempt_finish(a, -ETIMEDOUT);
+}
+
+static void
+attempt_detach(struct attempt *a)
+{
+	if (a->done)
+		return;
+	a->done = true;
+	a->p = NULL;
+	uv_close((uv_handle_t *)&a->tcp, attempt_close_cb);
+	uv_close((uv_handle_t *)&a->deadline, attempt_close_cb);
+}
+
+static void
+resolve_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct resolve *r = container_of(req, struct resolve, req);
+	struct probe_set *ps = r->set;
+
+	if (r->gen == ps->gen && !ps->closing) {
+		ps->resolving = false;
+		if (status == 0 && res != NULL && res->ai_addrlen <= sizeof(ps->addr)) {
+			memcpy(&ps->addr, res->ai_addr, res->ai_addrlen);
+			ps->have_addr = true;
+			ps->resolve_err = 0;
+			/* Probe at once rather than waiting a whole interval. */
+			for (int i = 0; i < ps->nports; i++)
+				if (ps->probers[i]->cur == NULL)
+					prober_start_attempt(ps->probers[i]);
+		} else {
+			ps->resolve_err = status != 0 ? status : UV_EAI_NONAME;
+			log_warnx(
+			    "cannot resolve %s: %s", ps->address, uv_strerror(ps->resolve_err));
+		}
+	}
+	uv_freeaddrinfo(res);
+	free(r);
+	set_unref(ps);
+}
+
+static void
+set_start_resolve(struct probe_set *ps)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct resolve *r = xcalloc(1, sizeof(*r));
+	int rc;
+
+	r->set = ps;
+	r->gen = ps->gen;
+	rc = uv_getaddrinfo(ps->loop, &r->req, resolve_cb, ps->address, NULL, &hints);
+	if (rc != 0) {
+		ps->resolve_err = rc;
+		free(r);
+		return;
+	}
+	ps->live++;
+	ps->resolving = true;
+}
+
+static void
+prober_start_attempt(struct prober *p)
+{
+	struct probe_set *ps = p->set;
+	struct attempt *a;
+	struct sockaddr_storage ss;
+	int rc;
+
+	if (!ps->have_addr) {
+		/* A host name: a failed lookup counts as a failure, a pending one as nothing. */
+		if (ps->resolve_err != 0)
+			prober_record(
+			    p, ps->resolve_err == UV_EAI_NONAME ? -EHOSTUNREACH : -EINVAL, 0);
+		if (!ps->resolving)
+			set_start_resolve(ps);
+		return;
+	}
+	ss = ps->addr;
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(p->info.port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port = htons(p->info.port);
+
+	a = xcalloc(1, sizeof(*a));
+	a->set = ps;
+	a->p = p;
+	a->started_ns = uv_hrtime();
+	rc = uv_tcp_init(ps->loop, &a->tcp);
+	if (rc != 0) {
+		free(a);
+		prober_record(p, rc, 0);
+		return;
+	}
+	a->tcp.data = a;
+	ps->live++;
+	a->refs = 1;
+	rc = uv_timer_init(ps->loop, &a->deadline);
+	if (rc == 0) {
+		a->deadline.data = a;
+		a->refs++;
+		rc = uv_tcp_connect(
+		    &a->req, &a->tcp, (const struct sockaddr *)&ss, attempt_connect_cb);
+	}
+	if (rc != 0) {
+		/* No callback will come for the request: finish here (e.g. ENETUNREACH at once). */
+		a->done = true;
+		a->p = NULL;
+		prober_record(p, rc, 0);
+		uv_close((uv_handle_t *)&a->tcp, attempt_close_cb);
+		if (a->refs == 2)
+			uv_close((uv_handle_t *)&a->deadline, attempt_close_cb);
+		return;
+	}
+	a->refs++; /* the connect request */
+	uv_timer_start(&a->deadline, attempt_deadline_cb, ps->timeout_ms, 0);
+	p->cur = a;
+}
+
+static void
+prober_tick_cb(uv_timer_t *t)
+{
+	struct prober *p = container_of(t, struct prober, tick);
+
+	/* With timeout > interval the previous attempt may still run: let it finish. */
+	if (p->cur == NULL)
+		prober_start_attempt(p);
+}
+
+static void
+prober_close_cb(uv_handle_t *h)
+{
+	struct prober *p = container_of((uv_timer_t *)h, struct prober, tick);
+	struct probe_set *ps = p->set;
+
+	free(p);
+	set_unref(ps);
+}
+
+static struct prober *
+prober_new(struct probe_set *ps, uint16_t port)
+{
+	struct prober *p = xcalloc(1, sizeof(*p));
+
+	p->set = ps;
+	hysteresis_init(&p->hy, ps->fall, ps->rise);
+	p->info.port = port;
+	p->info.state = PORT_UNKNOWN;
+	p->info.since_wall_ms = util_wall_ms();
+	p->info.since_mono_ms = uv_now(ps->loop);
+	/* A timer init on a live loop cannot fail (it only links the handle). */
+	uv_timer_init(ps->loop, &p->tick);
+	ps->live++;
+	/* First probe on the next loop turn, then every interval. */
+	uv_timer_start(&p->tick, prober_tick_cb, 0, ps->interval_ms);
+	return p;
+}
+
+static void
+prober_stop(struct prober *p)
+{
+	if (p->cur != NULL) {
+		attempt_detach(p->cur);
+		p->cur = NULL;
+	}
+	p->stopped = true;
+	uv_close((uv_handle_t *)&p->tick, prober_close_cb);
+}
+
+static void
+set_stop_all(struct probe_set *ps)
+{
+	for (int i = 0; i < ps->nports; i++) {
+		prober_stop(ps->probers[i]);
+		ps->probers[i] = NULL;
+	}
+	ps->nports = 0;
+	ps->gen++;
+	ps->resolving = false; /* a pending lookup is now stale and will be dropped */
+	ps->resolve_err = 0;
+	ps->have_addr = false;
+}
+
+static void
+set_start_all(struct probe_set *ps, const uint16_t *ports, int n)
+{
+	for (int i = 0; i < n; i++) {
+		ps->ports[i] = ports[i];
+		ps->probers[i] = prober_new(ps, ports[i]);
+	}
+	ps->nports = n;
+}
+
+/* A literal IPv4 or IPv6 address (brackets allowed around v6), port 0. */
+static int
+parse_literal(const char *s, struct sockaddr_storage *ss)
+{
+	char buf[PROBE_MAX_ADDRESS];
+	size_t n = strlen(s);
+
+	memset(ss, 0, sizeof(*ss));
+	if (uv_ip4_addr(s, 0, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']' && n - 2 < sizeof(buf)) {
+		memcpy(buf, s + 1, n - 2);
+		buf[n - 2] = '\0';
+		s = buf;
+	}
+	if (strchr(s, ':') != NULL && uv_ip6_addr(s, 0, (struct sockaddr_in6 *)ss) == 0)
+		return 0;
+	return -EINVAL;
+}
+
+static bool
+valid_hostname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		        c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+int
+probe_new(
+    uv_loop_t *loop, const struct config *cfg, const struct observer *obs, struct probe_set **out)
+{
+	struct probe_set *ps = xcalloc(1, sizeof(*ps));
+	int rc;
+
+	ps->loop = loop;
+	if (obs != NULL)
+		ps->obs = *obs;
+	ps->interval_ms = cfg->probe_interval_ms > 0 ? cfg->probe_interval_ms : 2000;
+	ps->timeout_ms = cfg->probe_timeout_ms > 0 ? cfg->probe_timeout_ms : 2000;
+	ps->fall = cfg->fall;
+	ps->rise = cfg->rise;
+	rc = uv_timer_init(loop, &ps->own);
+	if (rc != 0) {
+		free(ps);
+		return rc;
+	}
+	ps->live = 1;
+	ps->target_state = PORT_UNKNOWN;
+	ps->target_since_mono_ms = uv_now(loop);
+	*out = ps;
+	return 0;
+}
+
+int
+probe_set_target(struct probe_set *ps, const char *address, const uint16_t *ports, int n)
+{
+	struct sockaddr_storage ss;
+	bool literal;
+	char esc[PROBE_MAX_ADDRESS * 4];
+
+	if (ps->closing)
+		return -EINVAL;
+	if (address == NULL || *address == '\0' || n <= 0) {
+		if (ps->address[0] == '\0' && ps->nports == 0)
+			return 0;
+		log_info("target probing stopped");
+		set_stop_all(ps);
+		ps->address[0] = '\0';
+		set_update_target(ps);
+		observer_changed(&ps->obs, OBS_TARGET);
+		return 0;
+	}
+	if (n > PROBE_MAX_PORTS || strlen(address) >= sizeof(ps->address))
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		if (ports[i] == 0)
+			return -EINVAL;
+	literal = parse_literal(address, &ss) == 0;
+	if (!literal && !valid_hostname(address)) {
+		log_warnx("target address %s is neither an IP address nor a host name",
+		    log_escape(address, -1, esc, sizeof(esc)));
+		return -EINVAL;
+	}
+	if (strcmp(address, ps->address) == 0 && n == ps->nports &&
+	    memcmp(ports, ps->ports, (size_t)n * sizeof(ports[0])) == 0)
+		return 0;
+
+	set_stop_all(ps);
+	util_strlcpy(ps->address, address, sizeof(ps->address));
+	if (literal) {
+		ps->addr = ss;
+		ps->have_addr = true;
+	}
+	set_start_all(ps, ports, n);
+	log_info("probing %s on %d port%s every %llums (timeout %llums, fall %d, rise %d)",
+	    ps->address, n, n == 1 ? "" : "s", (unsigned long long)ps->interval_ms,
+	    (unsigned long long)ps->timeout_ms, ps->fall, ps->rise);
+	set_update_target(ps);
+	observer_changed(&ps->obs, OBS_TARGET);
+	return 0;
+}
+
+void
+probe_reconfigure(struct probe_set *ps, const struct config *cfg)
+{
+	uint64_t interval = cfg->probe_interval_ms > 0 ? cfg->probe_interval_ms : 2000;
+	uint64_t timeout = cfg->probe_timeout_ms > 0 ? cfg->probe_timeout_ms : 2000;
+	uint16_t ports[PROBE_MAX_PORTS];
+	char addr[PROBE_MAX_ADDRESS];
+	int n = ps->nports;
+
+	if (ps->closing ||
+	    (interval == ps->interval_ms && timeout == ps->timeout_ms && cfg->fall == ps->fall &&
+	        cfg->rise == ps->rise))
+		return;
+	ps->interval_ms = interval;
+	ps->timeout_ms = timeout;
+	ps->fall = cfg->fall;
+	ps->rise = cfg->rise;
+	if (n == 0)
+		return;
+	memcpy(ports, ps->ports, sizeof(ports));
+	util_strlcpy(addr, ps->address, sizeof(addr));
+	/* Restart with the same target: runs counted under other fall/rise mean little. */
+	set_stop_all(ps);
+	ps->address[0] = '\0';
+	probe_set_target(ps, addr, ports, n);
+}
+
+void
+probe_check_now(struct probe_set *ps)
+{
+	if (ps->closing)
+		return;
+	for (int i = 0; i < ps->nports; i++) {
+		struct prober *p = ps->probers[i];
+
+		if (p->cur != NULL)
+			continue;
+		/* The regular rhythm restarts from now, so the next tick is a full interval away. */
+		uv_timer_start(&p->tick, prober_tick_cb, ps->interval_ms, ps->interval_ms);
+		prober_start_attempt(p);
+	}
+}
+
+enum port_state
+probe_target_state(const struct probe_set *ps, uint64_t *since_mono_ms)
+{
+	if (since_mono_ms != NULL)
+		*since_mono_ms = ps->target_since_mono_ms;
+	return ps->target_state;
+}
+
+const char *
+probe_address(const struct probe_set *ps)
+{
+	return ps->address[0] != '\0' ? ps->address : NULL;
+}
+
+int
+probe_port_count(const struct probe_set *ps)
+{
+	return ps->nports;
+}
+
+int
+probe_port_info(const struct probe_set *ps, int i, struct probe_port_info *out)
+{
+	if (i < 0 || i >= ps->nports)
+		return -ENOENT;
+	*out = ps->probers[i]->info;
+	return 0;
+}
+
+void
+probe_status_json(const struct probe_set *ps, cJSON *target)
+{
+	cJSON *ports = cJSON_AddArrayToObject(target, "ports");
+
+	if (ps->address[0] != '\0')
+		cJSON_AddStringToObject(target, "address", ps->address);
+	else
+		cJSON_AddNullToObject(target, "address");
+	cJSON_AddStringToObject(target, "state", hysteresis_state_name(ps->target_state));
+	for (int i = 0; i < ps->nports; i++) {
+		const struct probe_port_info *in = &ps->probers[i]->info;
+		cJSON *o = cJSON_CreateObject();
+		const char *cls = hysteresis_class_name(in->last_class);
+
+		cJSON_AddNumberToObject(o, "port", in->port);
+		cJSON_AddStringToObject(o, "state", hysteresis_state_name(in->state));
+		if (in->latency.have) {
+			/* Rounded to 0.01 ms: more digits are noise. */
+			cJSON_AddNumberToObject(o, "latency_ms",
+			    (double)(long long)(in->latency.last_ms * 100 + 0.5) / 100);
+			cJSON_AddNumberToObject(o, "latency_smoothed_ms",
+			    (double)(long long)(in->latency.smooth_ms * 100 + 0.5) / 100);
+		} else {
+			cJSON_AddNullToObject(o, "latency_ms");
+			cJSON_AddNullToObject(o, "latency_smoothed_ms");
+		}
+		if (cls != NULL) {
+			cJSON_AddStringToObject(o, "last_error", cls);
+			cJSON_AddNumberToObject(o, "errno", in->last_errno);
+		} else {
+			cJSON_AddNullToObject(o, "last_error");
+			cJSON_AddNullToObject(o, "errno");
+		}
+		cJSON_AddNumberToObject(o, "since", (double)(in->since_wall_ms / 1000));
+		cJSON_AddNumberToObject(o, "probes", (double)in->probes);
+		cJSON_AddItemToArray(ports, o);
+	}
+}
+
+void
+probe_close(struct probe_set *ps, void (*cb)(void *arg), void *arg)
+{
+	if (ps == NULL || ps->closing)
+		return;
+	set_stop_all(ps);
+	ps->closing = true;
+	ps->close_cb = cb;
+	ps->close_arg = arg;
+	uv_close((uv_handle_t *)&ps->own, own_close_cb);
+}
