@@ -1137,7 +1137,7 @@ print_error(const struct client *cl, const cJSON *reply)
 	char d[32];
 
 	if (cl->req.cmd == CTL_CMD_WAIT && error != NULL && strcmp(error, CTL_ERROR_TIMEOUT) == 0) {
-		ctlwarn("timeout: the task was not %s after %s",
+		ctlwarn("timeout: the task did not get to %s within %s",
 		    ctlproto_wait_until_name(cl->req.wait_until),
 		    util_format_duration(cl->req.timeout_ms, d, sizeof(d)));
 		return CTL_EXIT_DEGRADED;
