@@ -2,6 +2,7 @@
 """faketarget — stands in for the migration target server's ports in smsguard's tests.
 
     python3 tests/sim/faketarget.py --listen ADDR --ports 12022,18899,18900 [--mode close|hold]
+        [--exit-with-parent]
 
 Listens on ADDR (IPv4 or IPv6) at each port; `close` (default) accepts each connection and
 closes it at once, `hold` keeps it open until the peer closes it (or 10 minutes pass).
@@ -10,6 +11,7 @@ Works inside a network namespace (`ip netns exec NS python3 faketarget.py …`).
 """
 
 import argparse
+import os
 import selectors
 import signal
 import socket
@@ -22,6 +24,8 @@ def main(argv=None):
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--ports", required=True, help="comma-separated list")
     ap.add_argument("--mode", choices=("close", "hold"), default="close")
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="exit when the parent process goes away (used by simctl)")
     a = ap.parse_args(argv)
     try:
         ports = [int(p) for p in a.ports.split(",") if p.strip()]
@@ -52,7 +56,10 @@ def main(argv=None):
     sys.stdout.flush()
 
     held = {}
+    parent = os.getppid()
     while True:
+        if a.exit_with_parent and os.getppid() != parent:
+            return 0
         for key, _ in sel.select(timeout=1.0):
             if key.data == "listen":
                 try:

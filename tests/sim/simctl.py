@@ -57,7 +57,16 @@ _live = []
 _live_lock = threading.Lock()
 
 
+def _on_sigterm(signo, frame):
+    raise SystemExit(128 + signo)
+
+
 def _register(obj):
+    # A test runner's timeout sends SIGTERM, which would skip atexit: turn it into SystemExit
+    # so the cleanup below still runs (only when nobody else handles SIGTERM).
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+        signal.signal(signal.SIGTERM, _on_sigterm)
     with _live_lock:
         _live.append(obj)
 
@@ -134,7 +143,7 @@ class Sim:
         os.makedirs(self.tmpdir, exist_ok=True)
         args = [sys.executable, SMSSIM, "--listen", self.listen, "--port", "0",
                 "--tls-dir", self.tls_dir, "--tick", str(self.tick),
-                "--probe-timeout", str(self.probe_timeout)]
+                "--probe-timeout", str(self.probe_timeout), "--exit-with-parent"]
         if self.http:
             args.append("--http")
         if self.verbose:
@@ -328,7 +337,8 @@ class FakeTarget:
 
     def start(self, timeout=10.0):
         args = [sys.executable, FAKETARGET, "--listen", self.addr, "--ports",
-                ",".join(str(p) for p in self.ports), "--mode", self.mode]
+                ",".join(str(p) for p in self.ports), "--mode", self.mode,
+                "--exit-with-parent"]
         if self.netns:
             args = ["ip", "netns", "exec", self.netns] + args
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -364,13 +374,14 @@ class FakeAgent:
     """A copy of tests/sim/fakeagent in home_dir, talking to sim."""
 
     def __init__(self, home_dir, sim, task_id=None, source_id=None, gprop=None,
-                 template=TEMPLATE, heartbeat_interval=0.5):
+                 template=TEMPLATE, heartbeat_interval=0.5, orphan_timeout=120):
         self.home = os.path.abspath(home_dir)
         self.sim = sim
         self.task_id, self.source_id = task_id, source_id
         self.gprop = gprop or {}
         self.template = template
         self.heartbeat_interval = heartbeat_interval
+        self.orphan_timeout = orphan_timeout
         self.pidfile = os.path.join(self.home, "agent", "linuxmain.pid")
         self.statefile = os.path.join(self.home, "agent", "linuxmain.state")
         _register(self)
@@ -387,6 +398,7 @@ class FakeAgent:
             f.write(text)
         os.chmod(main, 0o755)
         lines = ["scheme=%s" % ("http" if self.sim.http else "https"),
+                 "port=%d" % self.sim.port, "orphan_timeout=%d" % self.orphan_timeout,
                  "heartbeat_interval=%s" % self.heartbeat_interval]
         if not self.sim.http:
             lines.append("ca_file=%s" % self.sim.ca_file)

@@ -5,7 +5,7 @@ Command line (stable):
 
     python3 tests/sim/smssim.py --listen 127.0.0.1 --port 0 --tls-dir DIR [--http]
         --ak AK --sk SK [--task-file tasks.json] [--tick 0.2] [--probe-timeout 0.5]
-        [--hostname NAME] [-v]
+        [--hostname NAME] [--exit-with-parent] [-v]
     python3 tests/sim/smssim.py --gen-certs --tls-dir DIR     # only create the certificates
 
   --ak/--sk may come from $SMSSIM_AK/$SMSSIM_SK instead. It prints exactly one line
@@ -1201,12 +1201,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         bh = self.headers.get("X-Sdk-Content-Sha256") or sdksign.body_sha256(body)
         creq = sdksign.canonical_request(self.command, path, query, hdrs, signed, bh)
         want = sdksign.signature(srv.sk, sdksign.string_to_sign(hdrs["x-sdk-date"], creq))
+        why = None
         if ak != srv.ak:
-            entry["canonical_request"] = creq
-            return "APIGW.0301", "unknown AK"
-        if not hmac.compare_digest(want, sig):
-            entry["canonical_request"] = creq
-            return "APIGW.0301", "signature mismatch"
+            why = "unknown AK"
+        elif not hmac.compare_digest(want, sig):
+            why = "signature mismatch"
+        if why:
+            with srv.model.lock:
+                entry["canonical_request"] = creq
+            return "APIGW.0301", why
         return None
 
     # -- control ----------------------------------------------------------------------------
@@ -1532,6 +1535,8 @@ def main(argv=None):
     ap.add_argument("--probe-timeout", type=float, default=0.5)
     ap.add_argument("--hostname", default=socket.gethostname())
     ap.add_argument("--gen-certs", action="store_true", help="create certificates and exit")
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="exit when the parent process goes away (used by simctl)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
     if a.gen_certs:
@@ -1582,8 +1587,11 @@ def main(argv=None):
     if a.verbose:
         log("serving %s on %s:%d" % ("http" if a.http else "https", a.listen,
                                      srv.server_address[1]))
-    while not stop.wait(1.0):
-        pass
+    parent = os.getppid()
+    while not stop.wait(0.5):
+        if a.exit_with_parent and os.getppid() != parent:
+            log("parent %d went away; exiting" % parent)
+            break
     srv.shutdown()
     srv.server_close()
     return 0

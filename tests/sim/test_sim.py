@@ -22,7 +22,9 @@ sys.path.insert(0, HERE)
 import sdksign  # noqa: E402
 from simctl import FakeAgent, FakeTarget, Sim, wait_for  # noqa: E402
 
-EXAMPLES = os.environ.get("SMSSIM_EXAMPLES", "/work/shared/reference/examples")
+EXAMPLE_DIRS = [d for d in (os.environ.get("SMSSIM_EXAMPLES"),
+                             os.path.join(HERE, "..", "data", "examples"),
+                             "/work/shared/reference/examples") if d]
 TMP = tempfile.mkdtemp(prefix="smssim-test-")
 TLS = os.path.join(TMP, "tls")
 TESTS = []
@@ -63,8 +65,11 @@ def check(cond, what):
 
 
 def example(name):
-    with open(os.path.join(EXAMPLES, name)) as f:
-        return json.load(f)
+    for d in EXAMPLE_DIRS:
+        if os.path.exists(os.path.join(d, name)):
+            with open(os.path.join(d, name)) as f:
+                return json.load(f)
+    raise Skip("example %s not found in %s" % (name, EXAMPLE_DIRS))
 
 
 # -- signing ----------------------------------------------------------------------------------
@@ -718,6 +723,19 @@ def fake_agent_prompts_starts_linuxmain_and_shuts_down():
         r = agent.shutdown()
         eq(r.returncode, 0, "shutdown")
         check(not agent.alive(), "stopped")
+    finally:
+        agent.stop()
+        s.stop()
+
+
+@test
+def fake_agent_accepts_a_domain_answer_without_port():
+    s = sim([{"agent_timeout": 0, "ports_required": False}])
+    agent = FakeAgent(os.path.join(s.tmpdir, "agent"), s).install()
+    try:
+        r = agent.start(stdin=agent.answers(domain="127.0.0.1"))
+        eq(r.returncode, 0, "exit: %s" % r.stdout)
+        wait_for(lambda: s.task()["connected"], 5)
     finally:
         agent.stop()
         s.stop()
