@@ -265,6 +265,14 @@ budget_gate(struct ctx *c, const char *what)
 
 /* --- outcomes of earlier actions --- */
 
+/* One failure episode's identity: another start date or code is another failure. */
+static void
+failure_key(const struct policy_input *in, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s/%s/%" PRId64, in->task_id, task_state_name(in->state),
+	    in->error_code, in->task_start_ms);
+}
+
 static void
 confirm_failed(struct ctx *c, const char *why)
 {
@@ -314,8 +322,7 @@ check_confirm(struct ctx *c)
 		if (task_state_is_failed(in->state)) {
 			char key[POLICY_FAILURE_KEY_MAX];
 
-			snprintf(key, sizeof(key), "%s/%s/%s/%" PRId64, in->task_id,
-			    task_state_name(in->state), in->error_code, in->task_start_ms);
+			failure_key(in, key, sizeof(key));
 			if (strcmp(key, st->failure_key) != 0) {
 				char why[96];
 
@@ -337,7 +344,9 @@ check_confirm(struct ctx *c)
 		snprintf(why, sizeof(why), "not RUNNING within %s",
 		    fmt_span((int64_t)c->cfg->confirm_ms, span, sizeof(span)));
 		confirm_failed(c, why);
+		return;
 	}
+	wake_at(c, st->confirm_since_ms + (int64_t)c->cfg->confirm_ms);
 }
 
 static void
@@ -383,9 +392,7 @@ check_restart(struct ctx *c)
 			char warn[200];
 
 			snprintf(warn, sizeof(warn),
-			    "a %s %s task cannot resume after an agent restart: delete and "
-			    "recreate "
-			    "the task",
+			    "a %s %s task cannot resume after an agent restart: recreate it",
 			    task_os_name(in->os),
 			    in->type == TASK_TYPE_MIGRATE_BLOCK ? "block-level" : "migration");
 			cJSON_AddStringToObject(d, "warning", warn);
@@ -413,13 +420,6 @@ check_restart(struct ctx *c)
 }
 
 /* --- observations --- */
-
-static void
-failure_key(const struct policy_input *in, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/%s/%s/%" PRId64, in->task_id, task_state_name(in->state),
-	    in->error_code, in->task_start_ms);
-}
 
 /* Keeps the per-task memory in step with the snapshot; a new failure starts an episode. */
 static void
@@ -517,6 +517,8 @@ observe(struct ctx *c)
 			then = "not retried: a person is needed";
 		else if (!c->cfg->resume)
 			then = "resume = off: a person is needed";
+		else if (st->needs_recreate)
+			then = "the agent was restarted: the task must be recreated";
 		else if (st->paused)
 			then = "paused: no automatic resume";
 		else

@@ -16,6 +16,29 @@
  *
  * Times are wall-clock milliseconds since the epoch: the state is persisted
  * and must mean the same after a restart.
+ *
+ * How the rules of DESIGN.md §5.5 are read:
+ * - Paused (1): events of what is observed are still raised (target_down,
+ *   target_up, agent_down, task_failed, task_finished, and task_running
+ *   when an earlier resume is confirmed); no action is issued, and so no
+ *   task_resumed, agent restart or recovery_exhausted either.
+ * - One failure is one MIGRATE_FAIL/SYNC_FAIL episode, identified by task
+ *   id, state, error code and the task's start date, and ended by any other
+ *   known state in a fresh snapshot. task_failed is raised once for it. A
+ *   resume is issued once and then confirmed (RUNNING within `confirm`);
+ *   only after it failed (refused, timed out, or the task failed again) may
+ *   another be issued for the same failure, after the backoff and through
+ *   the budget. Outcomes: task_running (confirmed), task_failed with
+ *   details.resume "failed"/"refused" (not confirmed).
+ * - ABORT/ABORTING (4) and finished tasks (8) are checked before a dead
+ *   agent (5): a person who stopped the task, or a migration that is done,
+ *   does not get its agent restarted.
+ * - A dead agent (5) goes before a resume: restart, see it running
+ *   (agent_restarted, ACT_POLL_NOW), then resume on a snapshot polled after
+ *   that. A failed restart is an agent_down event with details.restart
+ *   "failed". After a restart, a block-level or Windows task that was under
+ *   way is never resumed (reference §3: it must be recreated): health failed.
+ * - Budget (7): resumes and restarts share one budget and one backoff.
  */
 #ifndef SMSGUARD_POLICY_H
 #define SMSGUARD_POLICY_H
