@@ -1389,6 +1389,78 @@ test_stale_snapshot_after_resume_neither_confirms_nor_fails(void **state)
 	assert_int_equal(f->st.budget.failures, 0);
 }
 
+/* A small deterministic PRNG, so the stress test is the same on every run. */
+static uint32_t
+next_rand(uint64_t *x)
+{
+	*x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(*x >> 33);
+}
+
+static void
+test_random_observations_never_break_the_rules(void **state)
+{
+	struct fx *f = *state;
+	static const enum task_state states[] = {TASK_RUNNING, TASK_MIGRATE_FAIL, TASK_ABORT,
+	    TASK_MIGRATE_SUCCESS, TASK_READY, TASK_SYNC_FAIL, TASK_UNKNOWN};
+	static const char *const codes[] = {"SMS.2802", "SMS.3803", "", "SMS.1807"};
+	uint64_t seed = 42;
+	int resumes = 0, restarts = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		uint32_t r = next_rand(&seed);
+		bool paused_before;
+
+		f->now += (r % 20) * SEC;
+		if (r % 7 == 0)
+			f->in.state = states[(r >> 8) % 7];
+		if (r % 11 == 0)
+			snprintf(
+			    f->in.error_code, sizeof(f->in.error_code), "%s", codes[(r >> 12) % 4]);
+		if (r % 13 == 0)
+			f->in.target = (enum policy_target)((r >> 4) % 3);
+		if (r % 13 == 1)
+			f->in.target_since_ms = f->now;
+		if (r % 17 == 0)
+			f->in.agent = (enum policy_agent)((r >> 5) % 3);
+		if (r % 101 == 0)
+			policy_pause(&f->st, (r & 1) ? 0 : f->now + 5 * MIN);
+		if (r % 103 == 0)
+			policy_operator_resume(&f->st, f->now);
+		f->in.jitter = (int)((r >> 3) % 2001) - 1000;
+		paused_before =
+		    f->st.paused && (f->st.paused_until_ms == 0 || f->now < f->st.paused_until_ms);
+		decide(f);
+		assert_true(
+		    count(&f->out, ACT_RESUME_TASK) + count(&f->out, ACT_RESTART_AGENT) <= 1);
+		if (count(&f->out, ACT_RESUME_TASK) == 1) {
+			resumes++;
+			assert_false(paused_before);
+			assert_true(task_error_is_network(f->in.error_code));
+			assert_true(task_state_is_failed(f->in.state));
+			assert_int_equal(f->in.target, POLICY_TARGET_UP);
+			assert_int_equal(f->in.agent, POLICY_AGENT_RUNNING);
+		}
+		if (count(&f->out, ACT_RESTART_AGENT) == 1) {
+			restarts++;
+			assert_false(paused_before);
+			assert_int_equal(f->in.agent, POLICY_AGENT_DEAD);
+		}
+		if (r % 5 == 0)
+			policy_action_done(&f->st, ACT_RESUME_TASK,
+			    (enum policy_result)((r >> 6) % 3), "x", f->now, 0);
+		if (r % 5 == 1)
+			policy_action_done(&f->st, ACT_RESTART_AGENT,
+			    (enum policy_result)((r >> 6) % 3), "x", f->now, 0);
+		assert_true(f->out.reason[0] != '\0');
+		if (r % 997 == 0)
+			restart_smsguard(f);
+	}
+	/* The walk did exercise both actions. */
+	assert_true(resumes > 0);
+	assert_true(restarts > 0);
+}
+
 int
 main(void)
 {
@@ -1458,6 +1530,7 @@ main(void)
 	    T(test_status_json_shows_the_budget),
 	    T(test_action_done_without_pending_action_is_refused),
 	    T(test_stale_snapshot_after_resume_neither_confirms_nor_fails),
+	    T(test_random_observations_never_break_the_rules),
 	};
 #undef T
 
