@@ -104,8 +104,12 @@ struct policy_input {
 	enum task_type type;
 	enum task_os os;
 	int64_t task_start_ms; /* the task's start_date, 0 unknown: part of a failure's identity */
-	int64_t polled_ms;     /* when this snapshot was taken; snapshots older than an action
-				  say nothing about its outcome */
+	/*
+	 * Wall-clock time this snapshot was polled (required: 0 counts as older
+	 * than everything). A snapshot older than a resume or an agent restart
+	 * says nothing about its outcome and is not acted on.
+	 */
+	int64_t polled_ms;
 
 	/* The target, from the probes. */
 	enum policy_target target;
