@@ -603,20 +603,32 @@ p_timezone(struct cfgctx *c, const struct cfgkey *k, const char *v)
 static char *
 p_group(struct cfgctx *c, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX + 2], buf[4096];
+	char q[QUOTE_MAX + 2], *buf = NULL;
 	struct group gr, *res = NULL;
+	size_t len = 4096;
 	int rc;
 
 	if (strlen(v) > 64 || has_ctl(v))
 		return xasprintf("%s is not a group name", quote(v, q));
-	rc = getgrnam_r(v, &gr, buf, sizeof(buf), &res);
+	/* Big groups need a big buffer: grow it rather than fail. */
+	for (;;) {
+		buf = xmalloc(len);
+		rc = getgrnam_r(v, &gr, buf, len, &res);
+		if (rc != ERANGE || len >= (1u << 20))
+			break;
+		free(buf);
+		len *= 2;
+	}
+	if (rc == 0 && res != NULL) {
+		set_str(&c->cfg->group, v);
+		c->cfg->gid = gr.gr_gid;
+		c->cfg->has_gid = true;
+	}
+	free(buf);
 	if (rc != 0 && rc != ENOENT && rc != ESRCH)
 		return xasprintf("cannot look up group %s: %s", quote(v, q), strerror(rc));
 	if (res == NULL)
 		return xasprintf("unknown group %s", quote(v, q));
-	set_str(&c->cfg->group, v);
-	c->cfg->gid = gr.gr_gid;
-	c->cfg->has_gid = true;
 	return NULL;
 }
 
