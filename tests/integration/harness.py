@@ -201,7 +201,9 @@ class Daemon:
     def ctl(self, *args, timeout=30, user=None):
         cmd = [ARGS.smsguardctl, "-s", self.socket, *args]
         if user is not None:
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", *cmd]
+            import pwd
+            pw = pwd.getpwnam(user)
+            cmd = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups", *cmd]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env)
         return p.returncode, p.stdout, p.stderr
 
@@ -230,7 +232,7 @@ class Daemon:
                                  if e["type"] == etype and e.get("seq", 0) > since_seq],
                         timeout=timeout, what=f"event {etype}")
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=20, expect=0):

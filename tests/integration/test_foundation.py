@@ -209,7 +209,7 @@ def _(ctx):
     check(d.status()["recovery"]["budget"] == 6, "default budget")
     d.update({"recovery": {"budget": "9/1h"}})
     d.write_config()
-    d.signal(signal.SIGHUP)
+    d.send_signal(signal.SIGHUP)
     wait_for(lambda: d.status()["recovery"]["budget"] == 9, what="the new budget")
     d.stop()
 
@@ -219,7 +219,7 @@ def _(ctx):
     d = ctx.daemon().start()
     d.update({"recovery": {"budget": "9/1h", "frobnicate": "yes"}})
     d.write_config()
-    d.signal(signal.SIGHUP)
+    d.send_signal(signal.SIGHUP)
     d.wait_log("reload failed")
     check("frobnicate" in d.log(), "the reason should name the key")
     check(d.status()["recovery"]["budget"] == 6, "the old config must stay")
@@ -326,8 +326,8 @@ def _(ctx):
         conns.append(s)
     # Unix sockets queue connections in order: the 65th is accepted last.
     extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    extra.connect(d.socket)  # blocking: waits its turn in the backlog
     extra.settimeout(5)
-    extra.connect(d.socket)
     data = b""
     try:
         while b"\n" not in data:
