@@ -43,7 +43,7 @@ def canonical_uri(path):
 
 
 def parse_query(query):
-    """Raw query string -> list of (key, value) decoded pairs ('+' stays a literal '+')."""
+    """Raw query string -> list of (key, value) decoded pairs ('+' is a space, as in forms)."""
     pairs = []
     if not query:
         return pairs
@@ -51,15 +51,15 @@ def parse_query(query):
         if part == "":
             continue
         k, _, v = part.partition("=")
-        pairs.append((urllib.parse.unquote(k), urllib.parse.unquote(v)))
+        pairs.append((urllib.parse.unquote_plus(k), urllib.parse.unquote_plus(v)))
     return pairs
 
 
 def canonical_query(query):
-    """query: raw string or list of (key, value). Sorted by key, then value; one pair per value."""
+    """query: raw string or list of (key, value). Sorted by the decoded key, then the decoded
+    value (as the SDKs sort before encoding); one pair per value."""
     pairs = parse_query(query) if isinstance(query, str) else list(query)
-    enc = sorted((encode(k), encode(v)) for k, v in pairs)
-    return "&".join("%s=%s" % kv for kv in enc)
+    return "&".join("%s=%s" % (encode(k), encode(v)) for k, v in sorted(pairs))
 
 
 def canonical_headers(headers, signed):

@@ -2,7 +2,8 @@
 
     import sys; sys.path.insert(0, "<repo>/tests/sim"); from simctl import Sim, FakeTarget, FakeAgent
 
-    sim = Sim(tmpdir, ak="AK", sk="SK", http=False, tasks=[{...}], tick=0.2).start()
+    sim = Sim(tmpdir, ak="AK", sk="SK", http=False, tasks=[{...}], tick=0.2, port=0).start()
+        (after stop(), start() again listens on the same port, with a fresh model)
     sim.port, sim.url ("https://127.0.0.1:PORT"), sim.domain ("127.0.0.1:PORT"),
     sim.ca_file, sim.wrong_ca_file, sim.tls_dir, sim.task_id (the first task's id)
     sim.requests(since=0) -> [entry]          sim.last_seq() -> int
@@ -122,7 +123,7 @@ def _read_ready(proc, timeout, word):
 class Sim:
     def __init__(self, tmpdir, ak=DEFAULT_AK, sk=DEFAULT_SK, http=False, tasks=None, tick=0.2,
                  tls_dir=None, listen="127.0.0.1", probe_timeout=0.5, verbose=False,
-                 hostname=None):
+                 hostname=None, port=0):
         self.tmpdir = tmpdir
         self.ak, self.sk, self.http = ak, sk, http
         self.tasks_def = tasks
@@ -134,6 +135,7 @@ class Sim:
         self.hostname = hostname
         self.proc = None
         self.port = None
+        self.want_port = port
         self._ctx = None
         self._conn_lock = threading.Lock()
 
@@ -141,7 +143,8 @@ class Sim:
 
     def start(self, timeout=30.0):
         os.makedirs(self.tmpdir, exist_ok=True)
-        args = [sys.executable, SMSSIM, "--listen", self.listen, "--port", "0",
+        args = [sys.executable, SMSSIM, "--listen", self.listen, "--port",
+                str(self.want_port or self.port or 0),
                 "--tls-dir", self.tls_dir, "--tick", str(self.tick),
                 "--probe-timeout", str(self.probe_timeout), "--exit-with-parent"]
         if self.http:

@@ -70,13 +70,15 @@ Control API (unsigned JSON, same port, never subject to faults, not in the reque
   GET  /_sim/requests[?since=N]      {"requests":[entry…],"last_seq":M}; entry: seq time method
        path query params api task_id operation status error_code fault signed auth_error
        canonical_request (only when the signature failed) body source ("api"|"agent")
-       done (false while the response is pending) duration_ms. since=N: entries with seq > N.
+       done (false while the response is pending) duration_ms headers (lower-case names,
+       no Authorization) signed_headers. since=N: entries with seq > N.
   POST /_sim/reset_log               forget entries (seq keeps counting)
   POST /_sim/fault {"kind":K,…}      K: "429" {count,retry_after(null=no header)} | "500"
        {count,status} | "slow" {seconds,count} | "garbage" {count} | "truncated" {count,close}
-       | "auth" {count} | "clock" {skew_seconds} | "clear". A counted fault applies to the
-       next `count` (default 1) API requests, in the order queued; 429/500/garbage/auth answer
-       without running the handler, slow and truncated run it. "clock" persists until cleared.
+       | "auth" {count} | "drop" {count} (close the connection, no response) | "clock"
+       {skew_seconds} | "clear". A counted fault applies to the next `count` (default 1) API
+       requests, in the order queued; 429/500/garbage/auth/drop answer without running the
+       handler, slow and truncated run it. "clock" persists until cleared.
   GET  /_sim/faults                  {"faults":[…],"skew_seconds":S}
   GET  /_sim/tasks                   {"tasks":[raw…]};  POST /_sim/tasks DEF -> {"ok":true,"id":…}
   GET  /_sim/task/{id}               the raw model (plus port_state, connected, history …)
@@ -154,7 +156,7 @@ ERR = {
     "SMS.7715": (400, "Only tasks in Succeeded status can be syncrhonized."),
     "SMS.7720": (400, "Only subtask in consistency check can be skipped."),
 }
-FAULT_KINDS = ("429", "500", "slow", "garbage", "truncated", "auth", "clock", "clear")
+FAULT_KINDS = ("429", "500", "slow", "garbage", "truncated", "auth", "drop", "clock", "clear")
 GARBAGE = (b"<html><head><title>502 Bad Gateway</title></head><body>\x00\xff upstream said "
            b"{\"count\":\x01 nonsense</body></html>")
 
@@ -1113,7 +1115,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "params": {}, "api": None, "task_id": None, "operation": None,
                  "status": None, "error_code": None, "fault": None,
                  "signed": "Authorization" in self.headers, "auth_error": None,
-                 "body": None, "source": "api", "done": False, "duration_ms": None}
+                 "body": None, "source": "api", "done": False, "duration_ms": None,
+                 "headers": {k.lower(): v for k, v in self.headers.items()
+                             if k.lower() != "authorization"},
+                 "signed_headers": None}
+        parsed = sdksign.parse_authorization(self.headers.get("Authorization"))
+        if parsed:
+            entry["signed_headers"] = parsed[1]
         for k, v in sdksign.parse_query(query):
             entry["params"].setdefault(k, []).append(v)
         if body:
@@ -1135,6 +1143,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fault:
                 entry["fault"] = fault["kind"]
             kind = fault["kind"] if fault else None
+            if kind == "drop":
+                with model.lock:
+                    entry["done"] = True
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
             if kind == "429":
                 status, obj = err_body("APIGW.0308", rid)
                 if fault.get("retry_after") is not None:

@@ -111,6 +111,8 @@ def canonical_query_sorts_keys_and_repeated_values_and_encodes():
        "enable=true&limit=1&multi=1&multi=2&multi=3&path=%2Ftmp%2F123&"
        "test=%E4%B8%80%20%28%26%3D%3F%21%23%25.%2A%29", "query")
     eq(sdksign.canonical_query("b=&a=x%20y"), "a=x%20y&b=", "empty value keeps =")
+    eq(sdksign.canonical_query("n=%E4%B8%80&n=x+y"), "n=x%20y&n=%E4%B8%80",
+       "values sorted before encoding; '+' is a space")
 
 
 @test
@@ -574,6 +576,48 @@ def fault_garbage_and_truncated_bodies_are_not_json():
         except http.client.IncompleteRead:
             pass
         eq(get_task(s)[0], 200, "then normal")
+    finally:
+        s.stop()
+
+
+@test
+def fault_drop_closes_the_connection_without_answer():
+    s = sim()
+    try:
+        s.fault("drop", count=1)
+        try:
+            get_task(s)
+            raise AssertionError("answered")
+        except (http.client.RemoteDisconnected, ConnectionError):
+            pass
+        eq(get_task(s)[0], 200, "then normal")
+        eq([e["fault"] for e in s.requests()], ["drop", None], "log")
+    finally:
+        s.stop()
+
+
+@test
+def sim_restarts_on_the_same_port():
+    s = sim()
+    try:
+        port = s.port
+        s.stop()
+        s.start()
+        eq(s.port, port, "port")
+        eq(get_task(s)[0], 200, "serving")
+    finally:
+        s.stop()
+
+
+@test
+def request_log_keeps_headers_but_not_authorization():
+    s = sim()
+    try:
+        s.api("GET", "/v3/tasks/" + s.task_id, headers={"X-Project-Id": "p1"})
+        e = s.requests()[-1]
+        eq(e["headers"].get("x-project-id"), "p1", "header kept")
+        check("authorization" not in e["headers"], "no Authorization")
+        check("x-project-id" in e["signed_headers"], "signed headers listed")
     finally:
         s.stop()
 
