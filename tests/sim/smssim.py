@@ -1102,6 +1102,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 status, obj = self.control(path, query, body)
             except BadRequest as e:
                 status, obj = 400, {"ok": False, "error": str(e)}
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                status, obj = 400, {"ok": False, "error": "bad value: %r" % (e,)}
             self.send(status, obj)
             return
         self.api(path, query, body)

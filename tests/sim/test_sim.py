@@ -497,6 +497,24 @@ def control_sets_state_error_and_unknown_states():
         s.stop()
 
 
+@test
+def control_api_refuses_bad_values_without_changing_the_task():
+    s = sim([{"simulate": False}])
+    try:
+        for bad in ({"progress": "abc"}, {"fail_codes": 5}, {"rate": "x"}, {"ports": [1, "a"]},
+                    {"speed_limits": [{"start": "9", "end": "10:00"}]}):
+            try:
+                s.set_task(**bad)
+                raise AssertionError("accepted %r" % bad)
+            except RuntimeError:
+                pass
+        eq(s.request("POST", "/_sim/fault", b'{"kind":"nope"}')[0], 400, "unknown fault")
+        eq(s.request("GET", "/_sim/nothing")[0], 404, "unknown control path")
+        eq(s.task()["state"], "RUNNING", "task unchanged")
+    finally:
+        s.stop()
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 
