@@ -24,9 +24,11 @@
 #include "smsguard/store.h"
 #include "smsguard/task.h"
 #include "smsguard/util.h"
-/* module includes: cloud */
-/* module includes: probe, agent */
-/* module includes: recovery */
+#include "smsguard/agent.h"
+#include "smsguard/cloud.h"
+#include "smsguard/probe.h"
+#include "smsguard/recovery.h"
+#include "smsguard/sms.h"
 
 #define STATE_VERSION 1
 #define STATUS_EVENTS 5
@@ -54,22 +56,19 @@ struct daemon {
 
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watchdog;
-	uv_timer_t pause_timer;
 
 	bool stopping;
 	int exit_status;
 	int closing; /* modules still closing */
 
-	bool paused;
-	int64_t paused_until_ms; /* 0 = until resume */
 	int64_t started_ms;
-	char *agent_home; /* remembered across restarts */
 
 	TAILQ_HEAD(, waiter) waiters;
 
-	/* modules: cloud */
-	/* modules: probe, agent */
-	/* modules: recovery */
+	struct cloud *cloud;
+	struct probe_set *probe;
+	struct agent *agent;
+	struct recovery *rec;
 };
 
 static void daemon_stop(struct daemon *d, int status);
@@ -85,14 +84,13 @@ daemon_state_json(struct daemon *d)
 
 	cJSON_AddNumberToObject(o, "version", STATE_VERSION);
 	cJSON_AddNumberToObject(o, "saved_at", (double)(util_wall_ms() / 1000));
-	cJSON_AddBoolToObject(o, "paused", d->paused);
-	cJSON_AddNumberToObject(o, "paused_until_ms", (double)d->paused_until_ms);
-	if (d->agent_home != NULL)
-		cJSON_AddStringToObject(o, "agent_home", d->agent_home);
+	/* The home found from the running agent, so a dead one can be started after a reboot. */
+	if (agent_home(d->agent) != NULL)
+		cJSON_AddStringToObject(o, "agent_home", agent_home(d->agent));
 	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, 0));
-	/* state: cloud */
-	/* state: agent */
-	/* state: recovery */
+	/* A discovered task id survives restarts, so discovery runs once. */
+	cJSON_AddItemToObject(o, "cloud", cloud_state_json(d->cloud));
+	cJSON_AddItemToObject(o, "recovery", recovery_state_json(d->rec));
 	return o;
 }
 
@@ -106,6 +104,12 @@ daemon_save(struct daemon *d)
 	doc = daemon_state_json(d);
 	store_save(&d->store, doc);
 	cJSON_Delete(doc);
+}
+
+static void
+daemon_save_cb(void *arg)
+{
+	daemon_save(arg);
 }
 
 static void
@@ -125,18 +129,16 @@ daemon_restore(struct daemon *d)
 		free(cause);
 		return;
 	}
-	v = cJSON_GetObjectItemCaseSensitive(doc, "paused");
-	d->paused = cJSON_IsTrue(v);
-	v = cJSON_GetObjectItemCaseSensitive(doc, "paused_until_ms");
-	if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 9e15)
-		d->paused_until_ms = (int64_t)v->valuedouble;
 	v = cJSON_GetObjectItemCaseSensitive(doc, "agent_home");
-	if (cJSON_IsString(v) && v->valuestring[0] == '/' && strlen(v->valuestring) < 4096)
-		d->agent_home = xstrdup(v->valuestring);
+	if (cJSON_IsString(v) && v->valuestring[0] == '/' && strlen(v->valuestring) < 4096 &&
+	    agent_set_known_home(d->agent, v->valuestring) == -EINVAL)
+		log_warnx(
+		    "the remembered agent home is no longer an agent home: %s", v->valuestring);
 	events_from_json(&d->events, cJSON_GetObjectItemCaseSensitive(doc, "events"));
-	/* restore: cloud */
-	/* restore: agent */
-	/* restore: recovery */
+	v = cJSON_GetObjectItemCaseSensitive(doc, "cloud");
+	if (cJSON_IsObject(v))
+		cloud_restore(d->cloud, v);
+	recovery_restore(d->rec, cJSON_GetObjectItemCaseSensitive(doc, "recovery"));
 	log_info("state restored from %s (%d events)", d->store.path, d->events.count);
 	cJSON_Delete(doc);
 }
@@ -155,6 +157,16 @@ daemon_event(void *arg, enum event_type type, cJSON *details, const char *messag
 	daemon_save(d);
 }
 
+/* The probes follow the config's address, else the task's migration_ip, and its ports. */
+static void
+daemon_retarget(struct daemon *d)
+{
+	const struct sms_task *t = cloud_task(d->cloud);
+
+	probe_follow(d->probe, d->cfg, t != NULL ? t->migration_ip : NULL,
+	    t != NULL ? t->type : TASK_TYPE_UNKNOWN, t != NULL ? t->os_type : TASK_OS_UNKNOWN);
+}
+
 static void
 daemon_changed(void *arg, enum obs_source src)
 {
@@ -162,7 +174,14 @@ daemon_changed(void *arg, enum obs_source src)
 
 	if (d->stopping)
 		return;
-	/* policy: re-run on every observation */
+	if (src == OBS_TASK)
+		daemon_retarget(d);
+	/* Local signals are fast, cloud calls frugal: a local change earns a poll now. */
+	if (src == OBS_TARGET || src == OBS_AGENT)
+		cloud_poll_now(d->cloud);
+	recovery_run(d->rec);
+	if (src == OBS_TASK)
+		daemon_save(d);
 	waiters_check(d);
 }
 
@@ -171,15 +190,15 @@ daemon_changed(void *arg, enum obs_source src)
 static enum task_state
 daemon_task_state(const struct daemon *d)
 {
-	/* task state: cloud */
-	return TASK_UNKNOWN;
+	const struct sms_task *t = cloud_task(d->cloud);
+
+	return t != NULL ? t->state : TASK_UNKNOWN;
 }
 
 static const char *
 daemon_health(const struct daemon *d)
 {
-	/* health: recovery */
-	return "degraded";
+	return policy_health_name(recovery_health(d->rec));
 }
 
 static cJSON *
@@ -187,12 +206,14 @@ daemon_status_json(struct daemon *d)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *task, *target, *agent, *cloud, *recovery, *ratelimit;
+	int64_t until = 0;
+	bool paused = recovery_paused(d->rec, &until);
 
 	cJSON_AddStringToObject(o, "version", SMSGUARD_VERSION);
 	cJSON_AddStringToObject(o, "health", daemon_health(d));
-	cJSON_AddBoolToObject(o, "paused", d->paused);
-	if (d->paused && d->paused_until_ms > 0)
-		cJSON_AddNumberToObject(o, "paused_until", (double)(d->paused_until_ms / 1000));
+	cJSON_AddBoolToObject(o, "paused", paused);
+	if (paused && until > 0)
+		cJSON_AddNumberToObject(o, "paused_until", (double)(until / 1000));
 	else
 		cJSON_AddNullToObject(o, "paused_until");
 	cJSON_AddNumberToObject(o, "started_at", (double)(d->started_ms / 1000));
@@ -220,8 +241,6 @@ daemon_status_json(struct daemon *d)
 	cJSON_AddStringToObject(agent, "state", "unknown");
 	cJSON_AddNullToObject(agent, "pid");
 	cJSON_AddNumberToObject(agent, "restarts", 0);
-	if (d->agent_home != NULL)
-		cJSON_AddStringToObject(agent, "home", d->agent_home);
 	cJSON_AddStringToObject(cloud, "state", "unknown");
 	cJSON_AddNumberToObject(recovery, "actions_in_window", 0);
 	cJSON_AddNumberToObject(recovery, "budget", d->cfg->budget_actions);
@@ -229,47 +248,20 @@ daemon_status_json(struct daemon *d)
 	cJSON_AddNullToObject(recovery, "last_action");
 	cJSON_AddBoolToObject(ratelimit, "applied", 0);
 
-	/* status: cloud */
-	/* status: probe */
-	/* status: agent */
-	/* status: recovery */
+	cloud_status_json(d->cloud, task, cloud);
+	cJSON_DeleteItemFromObjectCaseSensitive(target, "address");
+	cJSON_DeleteItemFromObjectCaseSensitive(target, "state");
+	cJSON_DeleteItemFromObjectCaseSensitive(target, "ports");
+	probe_status_json(d->probe, target);
+	cJSON_DeleteItemFromObjectCaseSensitive(agent, "state");
+	cJSON_DeleteItemFromObjectCaseSensitive(agent, "pid");
+	cJSON_DeleteItemFromObjectCaseSensitive(agent, "restarts");
+	agent_status_json(d->agent, agent);
+	recovery_status_json(d->rec, recovery);
 	/* status: ratelimit */
 
 	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, STATUS_EVENTS));
 	return o;
-}
-
-/* ---------------------------------------------------------------- pause */
-
-static void
-daemon_set_paused(struct daemon *d, bool paused, int64_t until_ms)
-{
-	d->paused = paused;
-	d->paused_until_ms = paused ? until_ms : 0;
-	/* pause: recovery */
-	daemon_save(d);
-}
-
-static void
-pause_timer_cb(uv_timer_t *t)
-{
-	struct daemon *d = container_of(t, struct daemon, pause_timer);
-
-	log_info("pause ended: automatic actions resume");
-	daemon_set_paused(d, false, 0);
-	daemon_changed(d, OBS_TASK);
-}
-
-static void
-daemon_arm_pause_timer(struct daemon *d)
-{
-	int64_t left;
-
-	uv_timer_stop(&d->pause_timer);
-	if (!d->paused || d->paused_until_ms <= 0)
-		return;
-	left = d->paused_until_ms - util_wall_ms();
-	uv_timer_start(&d->pause_timer, pause_timer_cb, left > 0 ? (uint64_t)left : 0, 0);
 }
 
 /* --------------------------------------------------------------- reload */
@@ -296,13 +288,16 @@ daemon_reload(struct daemon *d, char **cause)
 	if (!d->verbose)
 		log_setlevel((enum log_level)cfg->log_level);
 	ctl_set_group(d->ctl, cfg->has_gid, cfg->gid);
-	/* reload: cloud */
-	/* reload: probe, agent */
-	/* reload: recovery */
+	/* Every module borrows the config: hand the new one to all before freeing the old. */
+	cloud_reconfigure(d->cloud, cfg, cr);
+	probe_reconfigure(d->probe, cfg);
+	agent_reconfigure(d->agent, cfg, cr);
+	recovery_reconfigure(d->rec, cfg);
 	config_free(d->cfg);
 	credentials_free(d->creds);
 	d->cfg = cfg;
 	d->creds = cr;
+	daemon_retarget(d);
 	log_info("configuration reloaded from %s", d->config_path);
 	sdnotify("READY=1");
 	daemon_changed(d, OBS_TASK);
@@ -435,8 +430,8 @@ cmd_metrics(struct daemon *d, struct ctl_client *c, const struct ctl_request *re
 static cJSON *
 cmd_check(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
 {
-	/* check: probe */
-	/* check: cloud */
+	probe_check_now(d->probe);
+	cloud_poll_now(d->cloud);
 	return cJSON_CreateObject();
 }
 
@@ -446,8 +441,8 @@ cmd_pause(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
 	cJSON *o = cJSON_CreateObject();
 	int64_t until = req->timeout_ms > 0 ? util_wall_ms() + (int64_t)req->timeout_ms : 0;
 
-	daemon_set_paused(d, true, until);
-	daemon_arm_pause_timer(d);
+	recovery_pause(d->rec, until);
+	daemon_save(d);
 	log_info("paused by an operator%s", until > 0 ? " for a while" : " until resume");
 	cJSON_AddBoolToObject(o, "paused", 1);
 	if (until > 0)
@@ -460,12 +455,10 @@ cmd_resume(struct daemon *d, struct ctl_client *c, const struct ctl_request *req
 {
 	cJSON *o = cJSON_CreateObject();
 
-	daemon_set_paused(d, false, 0);
-	uv_timer_stop(&d->pause_timer);
-	/* resume: recovery */
 	log_info("resumed by an operator");
+	recovery_resume(d->rec);
+	daemon_save(d);
 	cJSON_AddBoolToObject(o, "paused", 0);
-	daemon_changed(d, OBS_TASK);
 	return o;
 }
 
@@ -559,9 +552,12 @@ daemon_stop(struct daemon *d, int status)
 		waiter_free(d, w);
 	}
 	daemon_save(d);
-	/* stop: recovery */
-	/* stop: probe, agent */
-	/* stop: cloud */
+	/* None of these calls back into the others once closing. */
+	d->closing += 4;
+	cloud_close(d->cloud, module_closed, d);
+	probe_close(d->probe, module_closed, d);
+	agent_close(d->agent, module_closed, d);
+	recovery_close(d->rec, module_closed, d);
 	if (d->ctl != NULL) {
 		d->closing++;
 		ctl_close(d->ctl, module_closed, d);
@@ -571,7 +567,6 @@ daemon_stop(struct daemon *d, int status)
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->watchdog, NULL);
-	uv_close((uv_handle_t *)&d->pause_timer, NULL);
 }
 
 static void
@@ -581,6 +576,28 @@ walk_cb(uv_handle_t *h, void *arg)
 }
 
 /* ------------------------------------------------------------------ run */
+
+static int
+daemon_modules_new(struct daemon *d, char **cause)
+{
+	struct recovery_deps deps;
+	int r;
+
+	if ((r = cloud_new(&d->loop, d->cfg, d->creds, &d->observer, NULL, &d->cloud, cause)) < 0)
+		return r;
+	if ((r = probe_new(&d->loop, d->cfg, &d->observer, &d->probe)) < 0 ||
+	    (r = agent_new(&d->loop, d->cfg, d->creds, &d->observer, &d->agent)) < 0) {
+		*cause = xasprintf("cannot start the watchers: %s", strerror(-r));
+		return r;
+	}
+	memset(&deps, 0, sizeof(deps));
+	deps.cloud = d->cloud;
+	deps.probe = d->probe;
+	deps.agent = d->agent;
+	deps.save = daemon_save_cb;
+	deps.save_arg = d;
+	return recovery_new(&d->loop, d->cfg, &d->observer, &deps, &d->rec);
+}
 
 int
 daemon_run(const char *config_path, int verbose)
@@ -616,6 +633,16 @@ daemon_run(const char *config_path, int verbose)
 	if (uv_loop_init(&d->loop) != 0)
 		fatalx("cannot initialise the event loop");
 
+	d->observer.arg = d;
+	d->observer.changed = daemon_changed;
+	d->observer.event = daemon_event;
+	if (daemon_modules_new(d, &cause) < 0) {
+		log_errorx("%s", cause);
+		free(cause);
+		status = 1;
+		goto out;
+	}
+
 	if (store_open(&d->store, d->cfg->state_dir, &cause) < 0) {
 		log_warnx("state will not be kept: %s", cause);
 		free(cause);
@@ -624,10 +651,6 @@ daemon_run(const char *config_path, int verbose)
 		d->store_ok = true;
 		daemon_restore(d);
 	}
-
-	d->observer.arg = d;
-	d->observer.changed = daemon_changed;
-	d->observer.event = daemon_event;
 
 	ch.arg = d;
 	ch.dispatch = ctl_dispatch;
@@ -648,14 +671,13 @@ daemon_run(const char *config_path, int verbose)
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
 	uv_signal_start(&d->sighup, signal_cb, SIGHUP);
 	uv_timer_init(&d->loop, &d->watchdog);
-	uv_timer_init(&d->loop, &d->pause_timer);
 	if ((wd = sdnotify_watchdog_ms()) > 0)
 		uv_timer_start(&d->watchdog, watchdog_cb, wd / 2, wd / 2);
-	daemon_arm_pause_timer(d);
 
-	/* start: cloud */
-	/* start: probe, agent */
-	/* start: recovery */
+	daemon_retarget(d);
+	agent_start(d->agent);
+	cloud_start(d->cloud);
+	recovery_run(d->rec);
 
 	log_info("smsguard %s started (config %s, socket %s)", SMSGUARD_VERSION, config_path,
 	    d->cfg->socket_path);
@@ -676,7 +698,6 @@ out:
 	if (d->store_ok)
 		store_close(&d->store);
 	events_clear(&d->events);
-	free(d->agent_home);
 	credentials_free(d->creds);
 	config_free(d->cfg);
 	free(d);

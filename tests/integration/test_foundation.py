@@ -263,7 +263,7 @@ def _(ctx):
         d.ctl("pause" if i % 2 == 0 else "resume")
         with open(path) as f:
             doc = json.load(f)  # never a half-written file
-        check(doc["paused"] == (i % 2 == 0), f"write {i} not persisted")
+        check(doc["recovery"]["paused"] == (i % 2 == 0), f"write {i} not persisted")
     d.stop()
     check(not [n for n in os.listdir(d.state_dir) if n.startswith(".")], "temp file left")
 
