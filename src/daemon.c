@@ -5,7 +5,9 @@
  */
 #define LOG_TAG "daemon"
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -19,6 +21,7 @@
 #include "smsguard/ctl.h"
 #include "smsguard/events.h"
 #include "smsguard/log.h"
+#include "smsguard/metrics.h"
 #include "smsguard/observe.h"
 #include "smsguard/sdnotify.h"
 #include "smsguard/store.h"
@@ -56,6 +59,7 @@ struct daemon {
 
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watchdog;
+	uv_timer_t metrics_timer; /* [metrics] textfile refresh */
 
 	bool stopping;
 	int exit_status;
@@ -415,15 +419,119 @@ cmd_events(struct daemon *d, struct ctl_client *c, const struct ctl_request *req
 	return o;
 }
 
+/* DESIGN.md §5.9: the whole picture as Prometheus text. */
+static void
+daemon_metrics(struct daemon *d, struct metrics *m)
+{
+	const struct sms_task *t = cloud_task(d->cloud);
+	enum task_state st = t != NULL ? t->state : TASK_UNKNOWN;
+	int n = probe_port_count(d->probe);
+	char port[8];
+
+	metrics_family(m, "smsguard_up", "gauge", "1 while smsguard runs");
+	metrics_sample(m, "smsguard_up", 1, NULL);
+	metrics_family(m, "smsguard_build_info", "gauge", "smsguard version");
+	metrics_sample(m, "smsguard_build_info", 1, "version", SMSGUARD_VERSION, NULL);
+	metrics_family(m, "smsguard_target_port_up", "gauge",
+	    "1 when the target port is up, 0 when down or unknown");
+	for (int i = 0; i < n; i++) {
+		struct probe_port_info pi;
+
+		if (probe_port_info(d->probe, i, &pi) < 0)
+			continue;
+		snprintf(port, sizeof(port), "%u", pi.port);
+		metrics_sample(
+		    m, "smsguard_target_port_up", pi.state == PORT_UP, "port", port, NULL);
+	}
+	metrics_family(m, "smsguard_target_port_latency_seconds", "gauge",
+	    "smoothed TCP connect time to the target port");
+	for (int i = 0; i < n; i++) {
+		struct probe_port_info pi;
+
+		if (probe_port_info(d->probe, i, &pi) < 0)
+			continue;
+		snprintf(port, sizeof(port), "%u", pi.port);
+		metrics_sample(m, "smsguard_target_port_latency_seconds",
+		    pi.latency.have ? pi.latency.smooth_ms / 1000.0 : NAN, "port", port, NULL);
+	}
+	metrics_family(m, "smsguard_agent_up", "gauge", "1 while SMS-Agent (linuxmain) runs");
+	metrics_sample(m, "smsguard_agent_up", agent_state(d->agent) == AGENT_RUNNING, NULL);
+	metrics_family(m, "smsguard_task_state", "gauge", "the migration task's state, one-hot");
+	for (int i = 0; i < TASK_STATE_COUNT; i++)
+		metrics_sample(m, "smsguard_task_state", st == (enum task_state)i, "state",
+		    task_state_name((enum task_state)i), NULL);
+	metrics_family(
+	    m, "smsguard_task_progress_ratio", "gauge", "progress of the current sub-task, 0..1");
+	metrics_sample(m, "smsguard_task_progress_ratio",
+	    t != NULL && t->progress >= 0 ? t->progress / 100.0 : NAN, NULL);
+	metrics_family(m, "smsguard_actions_total", "counter", "automatic actions by outcome");
+	for (int k = ACT_RESUME_TASK; k <= ACT_RESTART_AGENT; k++)
+		for (int ok = 0; ok <= 1; ok++)
+			metrics_sample(m, "smsguard_actions_total",
+			    (double)recovery_actions(d->rec, (enum policy_action_kind)k, ok),
+			    "action", policy_action_name((enum policy_action_kind)k), "result",
+			    ok ? "ok" : "failed", NULL);
+	metrics_family(m, "smsguard_cloud_requests_total", "counter", "cloud API calls by result");
+	for (int a = 0; a < CLOUD_API_COUNT; a++)
+		for (int r = 0; r <= CLOUD_RES_OTHER; r++) {
+			uint64_t v =
+			    cloud_requests(d->cloud, (enum cloud_api)a, (enum cloud_result)r);
+
+			/* Every API's ok line, and other results once they happened. */
+			if (v == 0 && r != CLOUD_RES_OK)
+				continue;
+			metrics_sample(m, "smsguard_cloud_requests_total", (double)v, "api",
+			    cloud_api_name((enum cloud_api)a), "result",
+			    cloud_result_name((enum cloud_result)r), NULL);
+		}
+	metrics_family(m, "smsguard_ratelimit_mbps", "gauge",
+	    "the rate limit in force, Mbit/s (0 = unlimited)");
+	metrics_sample(m, "smsguard_ratelimit_mbps", 0, NULL);
+	metrics_family(m, "smsguard_last_action_timestamp_seconds", "gauge",
+	    "when smsguard last acted (0 = never)");
+	metrics_sample(m, "smsguard_last_action_timestamp_seconds",
+	    (double)(recovery_last_action_ms(d->rec) / 1000), NULL);
+}
+
+/* node_exporter's textfile collector reads whole files only: temp + rename. */
+static void
+daemon_write_textfile(struct daemon *d)
+{
+	struct metrics m;
+	char *tmp;
+	FILE *f;
+
+	if (d->cfg->metrics_textfile == NULL)
+		return;
+	metrics_init(&m);
+	daemon_metrics(d, &m);
+	tmp = xasprintf("%s.tmp", d->cfg->metrics_textfile);
+	f = fopen(tmp, "we");
+	if (f == NULL || fputs(metrics_text(&m), f) == EOF || fclose(f) != 0 ||
+	    rename(tmp, d->cfg->metrics_textfile) != 0) {
+		log_debug("cannot write %s: %s", d->cfg->metrics_textfile, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	metrics_free(&m);
+}
+
+static void
+metrics_timer_cb(uv_timer_t *t)
+{
+	daemon_write_textfile(container_of(t, struct daemon, metrics_timer));
+}
+
 static cJSON *
 cmd_metrics(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
 {
 	cJSON *o = cJSON_CreateObject();
-	char *text = NULL;
+	struct metrics m;
 
-	/* metrics */
-	cJSON_AddStringToObject(o, "metrics", text != NULL ? text : "");
-	free(text);
+	metrics_init(&m);
+	daemon_metrics(d, &m);
+	cJSON_AddStringToObject(o, "metrics", metrics_text(&m));
+	metrics_free(&m);
 	return o;
 }
 
@@ -567,6 +675,7 @@ daemon_stop(struct daemon *d, int status)
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->watchdog, NULL);
+	uv_close((uv_handle_t *)&d->metrics_timer, NULL);
 }
 
 static void
@@ -673,6 +782,8 @@ daemon_run(const char *config_path, int verbose)
 	uv_timer_init(&d->loop, &d->watchdog);
 	if ((wd = sdnotify_watchdog_ms()) > 0)
 		uv_timer_start(&d->watchdog, watchdog_cb, wd / 2, wd / 2);
+	uv_timer_init(&d->loop, &d->metrics_timer);
+	uv_timer_start(&d->metrics_timer, metrics_timer_cb, 1000, 15000);
 
 	daemon_retarget(d);
 	agent_start(d->agent);

@@ -396,4 +396,24 @@ def _(ctx):
     check("STOPPING=1" in msgs, f"after stop got {msgs}")
 
 
+@scenario("metrics: smsguardctl metrics and the textfile carry every documented family")
+def _(ctx):
+    d = ctx.daemon()
+    textfile = os.path.join(d.dir, "smsguard.prom")
+    d.update({"metrics": {"textfile": textfile}})
+    d.start()
+    rc, out, err = d.ctl("metrics")
+    check(rc == 0, f"metrics: {rc} {err}")
+    for family in ("smsguard_up 1", "smsguard_target_port_up{port=\"1\"}",
+                   "smsguard_agent_up", 'smsguard_task_state{state="RUNNING"} 0',
+                   'smsguard_task_state{state="unknown"} 1', "smsguard_task_progress_ratio",
+                   "smsguard_actions_total{action=", "smsguard_cloud_requests_total{api=",
+                   "smsguard_ratelimit_mbps", "smsguard_last_action_timestamp_seconds",
+                   'smsguard_build_info{version="'):
+        check(family in out, f"no {family!r} in:\n{out}")
+    wait_for(lambda: os.path.exists(textfile) and "smsguard_up 1" in open(textfile).read(),
+             what="the textfile")
+    d.stop()
+
+
 harness.main()
