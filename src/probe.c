@@ -82,6 +82,7 @@ struct probe_set {
 
 	enum port_state target_state;
 	uint64_t target_since_mono_ms;
+	int64_t target_since_wall_ms;
 };
 
 static void prober_start_attempt(struct prober *p);
@@ -136,6 +137,7 @@ set_update_target(struct probe_set *ps)
 	if (st != ps->target_state) {
 		ps->target_state = st;
 		ps->target_since_mono_ms = uv_now(ps->loop);
+		ps->target_since_wall_ms = util_wall_ms();
 	}
 }
 
@@ -480,6 +482,7 @@ probe_new(
 	ps->live = 1;
 	ps->target_state = PORT_UNKNOWN;
 	ps->target_since_mono_ms = uv_now(loop);
+	ps->target_since_wall_ms = util_wall_ms();
 	*out = ps;
 	return 0;
 }
@@ -533,6 +536,21 @@ probe_set_target(struct probe_set *ps, const char *address, const uint16_t *port
 	return 0;
 }
 
+int
+probe_follow(struct probe_set *ps, const struct config *cfg, const char *migration_ip,
+    enum task_type type, enum task_os os)
+{
+	uint16_t ports[PROBE_MAX_PORTS];
+	const char *addr = cfg->target_address != NULL && cfg->target_address[0] != '\0'
+	    ? cfg->target_address
+	    : migration_ip;
+	int n = probe_effective_ports(cfg, type, os, ports);
+
+	if (addr == NULL || addr[0] == '\0')
+		return probe_set_target(ps, NULL, NULL, 0);
+	return probe_set_target(ps, addr, ports, n);
+}
+
 void
 probe_reconfigure(struct probe_set *ps, const struct config *cfg)
 {
@@ -582,6 +600,12 @@ probe_target_state(const struct probe_set *ps, uint64_t *since_mono_ms)
 	if (since_mono_ms != NULL)
 		*since_mono_ms = ps->target_since_mono_ms;
 	return ps->target_state;
+}
+
+int64_t
+probe_target_since_wall_ms(const struct probe_set *ps)
+{
+	return ps->target_since_wall_ms;
 }
 
 const char *

@@ -50,6 +50,14 @@ int probe_new(
  * n == 0 stops probing (the target is then unknown). Returns 0 or -EINVAL.
  */
 int probe_set_target(struct probe_set *ps, const char *address, const uint16_t *ports, int n);
+/*
+ * The target the config and the task call for: `[target] address`, else the
+ * task's migration_ip (NULL or "" when not known yet: probing stops); ports
+ * by probe_effective_ports(). Cheap when nothing changed: call it on every
+ * task snapshot and after a reload.
+ */
+int probe_follow(struct probe_set *ps, const struct config *cfg, const char *migration_ip,
+    enum task_type type, enum task_os os);
 /* New timings (reload): restarts the probers only when one of them changed. */
 void probe_reconfigure(struct probe_set *ps, const struct config *cfg);
 /* Probes every port now (`smsguardctl check`); a port with a probe in flight keeps it. */
@@ -61,6 +69,8 @@ void probe_check_now(struct probe_set *ps);
  * target entered that state.
  */
 enum port_state probe_target_state(const struct probe_set *ps, uint64_t *since_mono_ms);
+/* Wall-clock milliseconds when the target entered its current state (for status and the policy). */
+int64_t probe_target_since_wall_ms(const struct probe_set *ps);
 /* NULL when there is no target. */
 const char *probe_address(const struct probe_set *ps);
 int probe_port_count(const struct probe_set *ps);
