@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,8 @@ struct restart {
 	int refs; /* handles not yet closed */
 	pid_t pid;
 	bool exited, timed_out, finished;
+	bool draining; /* finished, but the output pipes are still held open by someone */
+	LIST_ENTRY(restart) drain_entry;
 	int64_t exit_status;
 	int term_signal;
 	uint64_t appear_deadline;
@@ -97,6 +100,7 @@ struct agent {
 	uint64_t gprop_read_ms;
 
 	struct restart *rs;
+	LIST_HEAD(, restart) draining; /* finished restarts whose output is still open */
 	unsigned restarts;
 	bool have_last;
 	int64_t last_time_ms;
@@ -627,6 +631,7 @@ agent_new(uv_loop_t *loop, const struct config *cfg, const struct credentials *c
 		return rc;
 	}
 	ag->live = 1;
+	LIST_INIT(&ag->draining);
 	gprop_init(&ag->gprop);
 	ag->gprop_rc = -ENOENT;
 	*out = ag;
@@ -729,6 +734,8 @@ restart_close_cb(uv_handle_t *h)
 
 	if (--rs->refs > 0)
 		return;
+	if (rs->draining)
+		LIST_REMOVE(rs, drain_entry);
 	restart_wipe_free(rs);
 	free(rs);
 	agent_unref(ag);
@@ -846,11 +853,13 @@ restart_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	const char *what = is_out ? "stdout" : "stderr";
 
 	if (nread > 0) {
-		feed_output(rs, lb, what, buf->base, (size_t)nread);
+		if (!rs->draining)
+			feed_output(rs, lb, what, buf->base, (size_t)nread);
 		return;
 	}
 	if (nread < 0) {
-		emit_line(rs, lb, what);
+		if (!rs->draining)
+			emit_line(rs, lb, what);
 		restart_close(rs, (uv_handle_t *)s);
 	}
 }
@@ -881,10 +890,20 @@ restart_finish(struct restart *rs, int result)
 	emit_line(rs, &rs->lerr, "stderr");
 	restart_close(rs, (uv_handle_t *)&rs->timer);
 	restart_close(rs, (uv_handle_t *)&rs->in);
-	restart_close(rs, (uv_handle_t *)&rs->out);
-	restart_close(rs, (uv_handle_t *)&rs->err);
-	if (rs->detached)
+	if (rs->detached) {
+		restart_close(rs, (uv_handle_t *)&rs->out);
+		restart_close(rs, (uv_handle_t *)&rs->err);
 		return;
+	}
+	/*
+	 * A started agent may have inherited the command's stdout/stderr:
+	 * closing our ends would hand it SIGPIPE at its next write. Keep
+	 * reading (and discarding) until they close, or until agent_close().
+	 */
+	if (!uv_is_closing((uv_handle_t *)&rs->out) || !uv_is_closing((uv_handle_t *)&rs->err)) {
+		rs->draining = true;
+		LIST_INSERT_HEAD(&ag->draining, rs, drain_entry);
+	}
 	ag->rs = NULL;
 	ag->have_last = true;
 	ag->last_time_ms = util_wall_ms();
@@ -1204,6 +1223,14 @@ agent_close(struct agent *ag, void (*cb)(void *arg), void *arg)
 		restart_close(rs, (uv_handle_t *)&rs->out);
 		restart_close(rs, (uv_handle_t *)&rs->err);
 		restart_close(rs, (uv_handle_t *)&rs->timer);
+	}
+	while (!LIST_EMPTY(&ag->draining)) {
+		struct restart *rs = LIST_FIRST(&ag->draining);
+
+		LIST_REMOVE(rs, drain_entry);
+		rs->draining = false;
+		restart_close(rs, (uv_handle_t *)&rs->out);
+		restart_close(rs, (uv_handle_t *)&rs->err);
 	}
 	uv_close((uv_handle_t *)&ag->scan, scan_close_cb);
 }

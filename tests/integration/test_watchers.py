@@ -345,9 +345,12 @@ def _(ctx):
     wait_for(lambda: agent_status(d)["state"] == "running", timeout=10, what="agent running")
     old = agent.pid()
     agent.kill()
+    # Done when the command has finished and the new process was found.
     a = wait_for(lambda: (lambda s: s if s["state"] == "running" and s["pid"] != old
-                          and s["restarts"] >= 1 else None)(agent_status(d)),
+                          and not s.get("restarting") and s.get("last_restart")
+                          and s["last_restart"]["result"] == "ok" else None)(agent_status(d)),
                  timeout=45, interval=0.1, what="the agent restarted by smsguard")
+    check(a["restarts"] >= 1, f"restarts {a['restarts']}")
     check(a["pid"] == agent.pid(), f"status pid {a['pid']}, agent pid {agent.pid()}")
     check(agent.state() == "connected", f"the new agent is {agent.state()!r}, not connected")
     with open(os.path.join(agent.home, "agent", "config", "credentials.cfg")) as f:
@@ -373,7 +376,8 @@ def _(ctx):
     d.update({"agent": {"restart": "when-dead"}})
     d.start()
     check(agent_status(d).get("home") == agent.home, "home forgotten across the restart")
-    a = wait_for(lambda: (lambda s: s if s["state"] == "running" else None)(agent_status(d)),
+    a = wait_for(lambda: (lambda s: s if s["state"] == "running" and s.get("last_restart")
+                          and s["last_restart"]["result"] == "ok" else None)(agent_status(d)),
                  timeout=45, interval=0.1, what="the dead agent started from the remembered home")
     check(a["restarts"] >= 1, "running without a restart by smsguard")
     check(a["pid"] == agent.pid(), "status pid is not the fake agent's")

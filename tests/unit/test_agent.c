@@ -545,6 +545,26 @@ test_close_during_a_restart_leaks_nothing(void **state)
 }
 
 static void
+test_agent_holding_the_output_pipes_does_not_stall_the_restart(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[PATH_MAX + 128];
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+
+	/* The started agent keeps the command's stdout and stderr open. */
+	snprintf(cmd, sizeof(cmd), "setsid ./agent/bin/%s 1000 </dev/null & echo started", f->name);
+	memcpy(f->cfg.restart_argv, argv, sizeof(argv));
+	f->cfg.restart_argc = 3;
+	agent_start(f->ag);
+	agent_set_known_home(f->ag, f->home);
+	assert_int_equal(agent_restart(f->ag, on_restart, f), 0);
+	run_until_restarted(f, 8000);
+	assert_int_equal(f->restart_result, 0);
+	assert_false(agent_restarting(f->ag));
+	/* The teardown closes the agent with the pipes still held: nothing may leak. */
+}
+
+static void
 test_status_json_reports_restarts_and_autorecovery(void **state)
 {
 	struct fixture *f = *state;
@@ -599,6 +619,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_missing_command_fails_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_close_during_a_restart_leaks_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_agent_holding_the_output_pipes_does_not_stall_the_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_status_json_reports_restarts_and_autorecovery, setup, teardown),
 	};
