@@ -27,6 +27,8 @@
 #define UNREACHABLE_FAILURES 3
 #define UNREACHABLE_AFTER_MS (60 * 1000)
 #define RETRY_AFTER_MAX_S 3600
+/* However often a poll is asked for, polls start at least this far apart. */
+#define POLL_SPACING_MS 1000
 #define LAST_ERROR_MAX 320
 /* SMS pauses a task that exceeds its limit by more than this many percent; 100 is the most lenient. */
 #define OVER_SPEED_THRESHOLD 100.0
@@ -64,6 +66,8 @@ struct cloud {
 	/* The poll chain. */
 	bool started, poll_inflight, poll_again, fast;
 	uint64_t next_poll_at;               /* uv ms; 0 = none scheduled */
+	uint64_t last_poll_at;               /* uv ms when the last poll began */
+	bool snapshot_new;                   /* tell the observer once the poll is accounted for */
 	int failures;                        /* consecutive failed polls */
 	uint64_t auth_until, throttle_until; /* uv ms; calls wait until then */
 
@@ -641,6 +645,17 @@ schedule_poll(struct cloud *c, uint64_t delay)
 	uv_timer_start(&c->timer, on_timer, delay, 0);
 }
 
+/* The delay before an immediate poll may start. */
+static uint64_t
+spacing_left(const struct cloud *c)
+{
+	uint64_t now = uv_now(c->loop);
+
+	if (c->last_poll_at == 0 || now >= c->last_poll_at + POLL_SPACING_MS)
+		return 0;
+	return c->last_poll_at + POLL_SPACING_MS - now;
+}
+
 static uint64_t
 backoff_ms(const struct cloud *c)
 {
@@ -672,7 +687,7 @@ poll_finished(struct cloud *c, enum cloud_result res, const struct http_response
 		delay = jitter(want_fast(c) ? c->cfg->poll_ms : c->cfg->poll_idle_ms, 10);
 		if (c->poll_again) {
 			c->poll_again = false;
-			delay = 0;
+			delay = spacing_left(c);
 		}
 	} else {
 		c->failures++;
@@ -690,6 +705,11 @@ poll_finished(struct cloud *c, enum cloud_result res, const struct http_response
 			note_unreachable(c);
 	}
 	schedule_poll(c, delay);
+	if (c->snapshot_new) {
+		/* After scheduling, so that a poll asked for now is coalesced, not chained. */
+		c->snapshot_new = false;
+		observer_changed(&c->obs, OBS_TASK);
+	}
 }
 
 /* The task to follow among a source's tasks: the newest unfinished, else the newest. */
@@ -734,7 +754,7 @@ on_show_task(struct cloud_req *r, const struct http_response *resp, enum cloud_r
 			c->task = t;
 			c->have_task = true;
 			c->polled_at_ms = util_wall_ms();
-			observer_changed(&c->obs, OBS_TASK);
+			c->snapshot_new = true;
 		}
 		free(cause);
 	} else if (*res == CLOUD_RES_CLIENT_ERROR && resp->status == 404 &&
@@ -755,6 +775,7 @@ show_task(struct cloud *c)
 	int rc;
 
 	c->poll_inflight = true;
+	c->last_poll_at = uv_now(c->loop);
 	rc = sms_call(c, CLOUD_API_SHOW_TASK, on_show_task, poll_finished, "GET", path, NULL, NULL,
 	    NULL, NULL, NULL);
 	free(path);
@@ -930,6 +951,7 @@ discover_start(struct cloud *c)
 
 	discover_reset(c);
 	c->poll_inflight = true;
+	c->last_poll_at = uv_now(c->loop);
 	if (uv_interface_addresses(&ifs, &nifs) == 0) {
 		for (int i = 0; i < nifs && c->nqueries < DISCOVER_MAX_QUERIES - 1; i++) {
 			char ip[64] = "";
@@ -1055,7 +1077,9 @@ cloud_poll_now(struct cloud *c)
 	/* Local signals are fast, cloud calls frugal: a backoff or silence still holds. */
 	if (c->failures > 0 || now < c->auth_until || now < c->throttle_until)
 		return;
-	schedule_poll(c, 0);
+	if (c->next_poll_at != 0 && c->next_poll_at <= now + spacing_left(c))
+		return; /* already due as soon as allowed */
+	schedule_poll(c, spacing_left(c));
 }
 
 void
