@@ -66,6 +66,7 @@ struct daemon {
 	int closing; /* modules still closing */
 
 	int64_t started_ms;
+	char *saved_home; /* the agent home last written to state.json */
 
 	TAILQ_HEAD(, waiter) waiters;
 
@@ -171,6 +172,18 @@ daemon_retarget(struct daemon *d)
 	    t != NULL ? t->type : TASK_TYPE_UNKNOWN, t != NULL ? t->os_type : TASK_OS_UNKNOWN);
 }
 
+static bool
+daemon_agent_home_changed(struct daemon *d)
+{
+	const char *home = agent_home(d->agent);
+
+	if (home == NULL || (d->saved_home != NULL && strcmp(home, d->saved_home) == 0))
+		return false;
+	free(d->saved_home);
+	d->saved_home = xstrdup(home);
+	return true;
+}
+
 static void
 daemon_changed(void *arg, enum obs_source src)
 {
@@ -184,7 +197,8 @@ daemon_changed(void *arg, enum obs_source src)
 	if (src == OBS_TARGET || src == OBS_AGENT)
 		cloud_poll_now(d->cloud);
 	recovery_run(d->rec);
-	if (src == OBS_TASK)
+	/* A newly learned agent home must survive a kill -9: it is how a dead agent is found. */
+	if (src == OBS_TASK || (src == OBS_AGENT && daemon_agent_home_changed(d)))
 		daemon_save(d);
 	waiters_check(d);
 }
@@ -646,6 +660,32 @@ module_closed(void *arg)
 }
 
 static void
+daemon_modules_close(struct daemon *d)
+{
+	/* None of these calls back into the others once closing. */
+	if (d->cloud != NULL) {
+		d->closing++;
+		cloud_close(d->cloud, module_closed, d);
+		d->cloud = NULL;
+	}
+	if (d->probe != NULL) {
+		d->closing++;
+		probe_close(d->probe, module_closed, d);
+		d->probe = NULL;
+	}
+	if (d->agent != NULL) {
+		d->closing++;
+		agent_close(d->agent, module_closed, d);
+		d->agent = NULL;
+	}
+	if (d->rec != NULL) {
+		d->closing++;
+		recovery_close(d->rec, module_closed, d);
+		d->rec = NULL;
+	}
+}
+
+static void
 daemon_stop(struct daemon *d, int status)
 {
 	struct waiter *w;
@@ -660,12 +700,7 @@ daemon_stop(struct daemon *d, int status)
 		waiter_free(d, w);
 	}
 	daemon_save(d);
-	/* None of these calls back into the others once closing. */
-	d->closing += 4;
-	cloud_close(d->cloud, module_closed, d);
-	probe_close(d->probe, module_closed, d);
-	agent_close(d->agent, module_closed, d);
-	recovery_close(d->rec, module_closed, d);
+	daemon_modules_close(d);
 	if (d->ctl != NULL) {
 		d->closing++;
 		ctl_close(d->ctl, module_closed, d);
@@ -748,6 +783,7 @@ daemon_run(const char *config_path, int verbose)
 	if (daemon_modules_new(d, &cause) < 0) {
 		log_errorx("%s", cause);
 		free(cause);
+		daemon_modules_close(d);
 		status = 1;
 		goto out;
 	}
@@ -768,6 +804,7 @@ daemon_run(const char *config_path, int verbose)
 	         &cause)) < 0) {
 		log_errorx("control socket: %s", cause);
 		free(cause);
+		daemon_modules_close(d);
 		status = 1;
 		goto out;
 	}
@@ -809,6 +846,7 @@ out:
 	if (d->store_ok)
 		store_close(&d->store);
 	events_clear(&d->events);
+	free(d->saved_home);
 	credentials_free(d->creds);
 	config_free(d->cfg);
 	free(d);

@@ -333,25 +333,27 @@ class NetNS:
         self.procs.append(p)
         return p
 
+    def _load(self, ruleset):
+        """nft takes a multi-line ruleset on stdin (the one-line form needs ';' everywhere)."""
+        p = subprocess.run(["ip", "netns", "exec", self.name, "nft", "-f", "-"], input=ruleset,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise Fail(f"nft: {p.stderr.strip()}")
+        self.nft_table = "sgtest"
+
     def drop(self, ports=None):
         """Silently drops (no RST) traffic to the target's ports, inside the namespace."""
         self.clear_rules()
-        self.nft_table = "sgtest"
-        rules = f"table inet {self.nft_table} {{ chain input {{ type filter hook input priority 0; "
-        if ports:
-            plist = ", ".join(str(p) for p in ports)
-            rules += f"tcp dport {{ {plist} }} drop; "
-        else:
-            rules += "ip saddr " + self.host_ip + " drop; "
-        rules += "} }"
-        self.exec("nft", rules)
+        match = (f"tcp dport {{ {', '.join(str(p) for p in ports)} }}" if ports
+                 else f"ip saddr {self.host_ip}")
+        self._load(f"table inet sgtest {{\n chain input {{\n  type filter hook input priority 0;\n"
+                   f"  {match} drop\n }}\n}}\n")
 
     def reject(self, ports):
         self.clear_rules()
-        self.nft_table = "sgtest"
         plist = ", ".join(str(p) for p in ports)
-        self.exec("nft", f"table inet {self.nft_table} {{ chain input {{ type filter hook input "
-                  f"priority 0; tcp dport {{ {plist} }} reject with tcp reset; }} }}")
+        self._load(f"table inet sgtest {{\n chain input {{\n  type filter hook input priority 0;\n"
+                   f"  tcp dport {{ {plist} }} reject with tcp reset\n }}\n}}\n")
 
     def clear_rules(self):
         if self.nft_table:
