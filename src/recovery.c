@@ -301,6 +301,11 @@ recovery_run(struct recovery *r)
 		if (has_side_effect(&d))
 			r->deps.save(r->deps.save_arg);
 		execute(r, &d);
+		/*
+		 * The policy's interval, not the task state's: a failure awaiting
+		 * recovery is polled at `poll`, though the task is not active.
+		 */
+		cloud_set_fast(r->deps.cloud, d.poll_ms < r->cfg->poll_idle_ms);
 		policy_decision_clear(&d);
 		uv_timer_stop(&r->wake);
 		if (d.wake_ms > 0) {
