@@ -19,6 +19,7 @@ an observable condition until a deadline.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -78,6 +79,41 @@ def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
 
 def is_root():
     return os.geteuid() == 0
+
+
+def isolate_pids(script):
+    """Re-runs the calling suite in a private PID namespace (root only).
+
+    Another suite's linuxmain elsewhere on the machine must not look like this
+    suite's agent. bash is the namespace's init: it reaps orphans, so a killed
+    linuxmain does not stay a zombie that startup.sh takes for a running agent
+    (`; exit` keeps bash from exec'ing the suite in its place). Call it first,
+    before the suite starts anything.
+    """
+    if not is_root() or os.environ.get("SMSGUARD_PIDNS") == "1" or not shutil.which("unshare"):
+        return
+    os.environ["SMSGUARD_PIDNS"] = "1"
+    sys.stdout.flush()
+    try:
+        os.execvp("unshare", ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+                              "bash", "-c", '"$0" "$@"; exit $?', sys.executable,
+                              os.path.abspath(script), *sys.argv[1:]])
+    except OSError:
+        pass  # no namespaces here: run as is
+
+
+def pids_isolated():
+    """True inside the private PID namespace of isolate_pids()."""
+    return os.environ.get("SMSGUARD_PIDNS") == "1"
+
+
+def free_port(addr="127.0.0.1"):
+    """A port nothing listens on (bound, then released)."""
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+    s.bind((addr, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def ini(sections):
@@ -170,7 +206,9 @@ class Daemon:
     def start(self, wait=True, extra_args=()):
         self.write_config()
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([ARGS.smsguard, "-f", self.conf, *extra_args],
+        # SMSGUARD_WRAPPER="valgrind --error-exitcode=99 …" runs the daemon under a checker.
+        wrapper = shlex.split(os.environ.get("SMSGUARD_WRAPPER", ""))
+        self.proc = subprocess.Popen([*wrapper, ARGS.smsguard, "-f", self.conf, *extra_args],
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=self.env)
         if wait:

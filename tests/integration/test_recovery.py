@@ -24,38 +24,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-# Re-run inside a private PID namespace (root only), before anything starts.
-if (os.geteuid() == 0 and os.environ.get("SMSGUARD_RECOVERY_PIDNS") != "1"
-        and shutil.which("unshare")):
-    os.environ["SMSGUARD_RECOVERY_PIDNS"] = "1"
-    sys.stdout.flush()
-    try:
-        os.execvp("unshare", ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
-                              sys.executable, os.path.abspath(__file__), *sys.argv[1:]])
-    except OSError:
-        pass  # no namespaces here: run as is
+import harness  # noqa: E402
 
-if os.getpid() == 1 and os.environ.get("SMSGUARD_RECOVERY_PIDNS") == "1":
-    # PID 1 of the namespace inherits the fake agent once startup.sh exits: reap it (and any
-    # orphan) when it dies, as init would, or a killed linuxmain stays a zombie that
-    # startup.sh takes for a running agent. The scenarios run in a child.
-    import signal
-    child = os.fork()
-    if child != 0:
-        signal.signal(signal.SIGTERM, lambda signo, frame: os.kill(child, signo))
-        signal.signal(signal.SIGINT, lambda signo, frame: os.kill(child, signo))
-        while True:
-            try:
-                pid, status = os.waitpid(-1, 0)
-            except ChildProcessError:
-                os._exit(1)
-            except InterruptedError:
-                continue
-            if pid == child:
-                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+harness.isolate_pids(__file__)
 
-from harness import (TEST_AK, TEST_SK, NetNS, Skip, check, is_root, main,  # noqa: E402
-                     scenario, wait_for)
+from harness import (TEST_AK, TEST_SK, NetNS, Skip, check, free_port, is_root,  # noqa: E402
+                     main, scenario, wait_for)
 from simctl import FakeAgent, FakeTarget, Sim  # noqa: E402
 
 INTERVAL, TIMEOUT, FALL, RISE = 0.1, 0.2, 3, 2
@@ -63,14 +37,6 @@ SETTLE, POLL, CONFIRM = 1.0, 1.0, 5.0
 SLACK = 1.0  # s: status polling, process start-up, a loaded CI machine (ASan)
 TASK_ID = "3d0c6a52-8f1e-4c1b-a7d2-6e9b1f0c4a21"
 SOURCE_ID = "5b2e9c40-1a7d-4f3e-9c8b-2d4f6a8e0b13"
-
-
-def free_port(addr="127.0.0.1"):
-    s = socket.socket()
-    s.bind((addr, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Link:
@@ -126,7 +92,7 @@ class World:
     """Simulator (one RUNNING task), target, fake agent and a daemon pointed at all three."""
 
     def __init__(self, ctx, task=None, gprop=None, agent=None, recovery=None, block=False):
-        if os.geteuid() == 0 and os.environ.get("SMSGUARD_RECOVERY_PIDNS") != "1":
+        if os.geteuid() == 0 and not harness.pids_isolated():
             raise Skip("no PID namespace of our own: another linuxmain could be watched")
         self.ctx = ctx
         self.tmp = tempfile.mkdtemp(prefix="sgrec-", dir="/tmp")

@@ -20,38 +20,18 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-# Re-run inside a private PID namespace (root only), before anything starts.
-if (os.geteuid() == 0 and os.environ.get("SMSGUARD_WATCHERS_PIDNS") != "1"
-        and shutil.which("unshare")):
-    os.environ["SMSGUARD_WATCHERS_PIDNS"] = "1"
-    sys.stdout.flush()
-    try:
-        # bash as the namespace's init reaps orphans (a killed linuxmain must not stay a
-        # zombie that startup.sh takes for a running agent); `; exit` keeps it from exec'ing.
-        os.execvp("unshare", ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
-                              "bash", "-c", '"$0" "$@"; exit $?', sys.executable,
-                              os.path.abspath(__file__), *sys.argv[1:]])
-    except OSError:
-        pass  # no namespaces here: run as is
-
 import harness  # noqa: E402
-from harness import (TEST_AK, TEST_SK, Fail, NetNS, Skip, check, is_root, main,  # noqa: E402
-                     scenario, wait_for)
+
+harness.isolate_pids(__file__)
+
+from harness import (TEST_AK, TEST_SK, Fail, NetNS, Skip, check, free_port, is_root,  # noqa: E402
+                     main, scenario, wait_for)
 from simctl import FakeAgent, FakeTarget, Sim  # noqa: E402
 
 INTERVAL = 0.1  # s, [target] interval in these scenarios
 TIMEOUT = 0.1   # s, [target] timeout
 FALL, RISE = 3, 2
 SLACK = 0.6     # s: status polling, process start-up and a loaded CI machine
-
-
-def free_port(addr="127.0.0.1"):
-    """A port nothing listens on (bound, then released)."""
-    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
-    s.bind((addr, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def port_status(d, port):
@@ -281,7 +261,7 @@ def _(ctx):
 
 def agent_setup(ctx, restart="never", task=None, extra_agent=None):
     """A simulator, a fake agent installed (not started) and a daemon pointed at both."""
-    if not is_root() or os.environ.get("SMSGUARD_WATCHERS_PIDNS") != "1":
+    if not is_root() or not harness.pids_isolated():
         raise Skip("needs root and a PID namespace of its own (another linuxmain may run)")
     tmp = tempfile.mkdtemp(prefix="sgwatch-", dir="/tmp")
     ctx.cleanups.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
