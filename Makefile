@@ -51,10 +51,15 @@ fuzz: deps
 	$(MESON) compile -C $(FUZZBUILD)
 	sh tools/fuzz.sh $(FUZZBUILD) $(FUZZTIME)
 
+# Unit tests under valgrind, then the integration scenarios with the daemon under valgrind
+# (SMSGUARD_WRAPPER): a valgrind error makes the daemon exit 99, which the harness reports.
+VALGRIND = valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet
 valgrind: deps build
 	@command -v valgrind >/dev/null || sh tools/deps.sh valgrind -- valgrind
-	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 1 --timeout-multiplier 4 \
-		--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no --quiet'
+	$(MESON) test -C $(BUILD) --suite unit --print-errorlogs --num-processes 2 \
+		--timeout-multiplier 10 --wrapper '$(VALGRIND)'
+	SMSGUARD_WRAPPER='$(VALGRIND)' $(MESON) test -C $(BUILD) --suite integration \
+		--print-errorlogs --num-processes 1 --timeout-multiplier 4
 
 install: build
 	$(MESON) install -C $(BUILD)
