@@ -6,7 +6,7 @@ secs=${2:-60}
 here=$(cd "$(dirname "$0")/.." && pwd)
 fail=0
 for f in "$build"/tests/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
+	[ -f "$f" ] && [ -x "$f" ] || continue
 	name=$(basename "$f")
 	corpus="$build/corpus/$name"
 	mkdir -p "$corpus"
