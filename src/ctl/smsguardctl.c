@@ -426,7 +426,7 @@ ctl_call(const struct client *cl, int *exitp)
 	cJSON *reply = NULL;
 	uint64_t reply_ms = cl->timeout_ms;
 	int64_t deadline;
-	size_t len;
+	size_t len = 0;
 	int fd = -1, r;
 	bool ok;
 
