@@ -4,6 +4,8 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,7 +22,8 @@
 struct ctl_client {
 	uv_pipe_t pipe;
 	uv_timer_t idle;
-	int handles; /* open handles; freed at 0 */
+	uv_timer_t resume; /* runs queued requests after a deferred reply, from the loop */
+	int handles;       /* open handles; freed at 0 */
 	struct ctl_server *server;
 	TAILQ_ENTRY(ctl_client) entry;
 	uid_t uid;
@@ -29,6 +32,7 @@ struct ctl_client {
 	bool closing;
 	bool deferred;    /* a reply is owed (wait): requests queue behind it */
 	bool close_after; /* close once the queued writes are done */
+	bool reading;     /* uv_read_start in effect */
 	unsigned writes;  /* writes in flight */
 	size_t len;
 	char buf[CTL_MAX_REQUEST];
@@ -39,6 +43,7 @@ struct ctl_server {
 	uv_loop_t *loop;
 	struct ctl_handler h;
 	char *path;
+	int lockfd; /* flock on <path>.lock, held while the socket is served */
 	bool has_gid;
 	gid_t gid;
 	bool closing;
@@ -77,6 +82,9 @@ ctl_server_maybe_free(struct ctl_server *s)
 		return;
 	if (s->close_cb != NULL)
 		s->close_cb(s->close_arg);
+	/* The socket is gone: the next daemon may take over. */
+	if (s->lockfd != -1)
+		close(s->lockfd);
 	free(s->path);
 	free(s);
 }
@@ -106,6 +114,7 @@ ctl_client_close(struct ctl_client *c)
 	c->deferred = false;
 	uv_close((uv_handle_t *)&c->pipe, ctl_client_handle_closed);
 	uv_close((uv_handle_t *)&c->idle, ctl_client_handle_closed);
+	uv_close((uv_handle_t *)&c->resume, ctl_client_handle_closed);
 }
 
 static void
@@ -199,61 +208,23 @@ ctl_permission(const struct ctl_client *c, const struct ctl_request *req)
 	return "permission denied";
 }
 
-static void
-ctl_handle_line(struct ctl_client *c, const char *line, size_t len)
+/* Parses a request and checks the peer may run it: 0, or -1 with *err for the reply. */
+static int
+ctl_check_line(
+    struct ctl_client *c, const char *line, size_t len, struct ctl_request *req, const char **err)
 {
-	struct ctl_server *s = c->server;
-	struct ctl_request req;
-	const char *err = NULL;
-	cJSON *reply;
-
-	if (ctlproto_parse(line, len, &req, &err) < 0) {
-		ctl_send(c, ctl_error(err != NULL ? err : "bad request"));
-		return;
+	*err = NULL;
+	if (ctlproto_parse(line, len, req, err) < 0) {
+		if (*err == NULL)
+			*err = "bad request";
+		return -1;
 	}
-	if ((err = ctl_permission(c, &req)) != NULL) {
-		log_info("refused %s from uid %ld pid %ld", ctl_commands[req.cmd].name,
+	if ((*err = ctl_permission(c, req)) != NULL) {
+		log_info("refused %s from uid %ld pid %ld", ctl_commands[req->cmd].name,
 		    (long)c->uid, (long)c->pid);
-		ctl_send(c, ctl_error(err));
-		return;
+		return -1;
 	}
-	c->deferred = true;
-	reply = s->h.dispatch(s->h.arg, c, &req);
-	if (reply != NULL) {
-		c->deferred = false;
-		ctl_send(c, reply);
-	}
-}
-
-static void
-ctl_client_process(struct ctl_client *c)
-{
-	char *nl;
-
-	while (!c->closing && !c->deferred && c->len > 0 &&
-	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
-		size_t linelen = (size_t)(nl - c->buf);
-
-		ctl_handle_line(c, c->buf, linelen);
-		if (c->closing)
-			return;
-		c->len -= linelen + 1;
-		memmove(c->buf, nl + 1, c->len);
-	}
-	if (c->closing)
-		return;
-	if (c->len == sizeof(c->buf)) {
-		/* A full buffer without a newline: the request is over the limit. */
-		ctl_send(c, ctl_error("request too large"));
-		c->len = 0;
-		c->close_after = true;
-		uv_read_stop((uv_stream_t *)&c->pipe);
-		if (c->writes == 0)
-			ctl_client_close(c);
-		return;
-	}
-	if (c->deferred)
-		uv_read_stop((uv_stream_t *)&c->pipe);
+	return 0;
 }
 
 static void
@@ -263,6 +234,72 @@ ctl_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 	buf->base = c->buf + c->len;
 	buf->len = sizeof(c->buf) - c->len;
+}
+
+static void
+ctl_read_start(struct ctl_client *c)
+{
+	if (!c->reading && !c->closing && !c->close_after &&
+	    uv_read_start((uv_stream_t *)&c->pipe, ctl_alloc_cb, ctl_read_cb) == 0)
+		c->reading = true;
+}
+
+static void
+ctl_read_stop(struct ctl_client *c)
+{
+	if (c->reading)
+		uv_read_stop((uv_stream_t *)&c->pipe);
+	c->reading = false;
+}
+
+/*
+ * Runs the complete requests in the buffer, one at a time: while a reply is
+ * owed (wait), the rest queue. Each line leaves the buffer before it is
+ * dispatched, so a handler that re-enters (a reload that answers a waiter)
+ * never sees it again.
+ */
+static void
+ctl_client_process(struct ctl_client *c)
+{
+	struct ctl_server *s = c->server;
+	struct ctl_request req;
+	const char *err;
+	cJSON *reply;
+	char *nl;
+	int r;
+
+	while (!c->closing && !c->deferred && c->len > 0 &&
+	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+		size_t linelen = (size_t)(nl - c->buf);
+
+		r = ctl_check_line(c, c->buf, linelen, &req, &err);
+		c->len -= linelen + 1;
+		memmove(c->buf, nl + 1, c->len);
+		if (r < 0) {
+			ctl_send(c, ctl_error(err));
+			continue;
+		}
+		c->deferred = true;
+		reply = s->h.dispatch(s->h.arg, c, &req);
+		if (reply != NULL) {
+			c->deferred = false;
+			ctl_send(c, reply);
+		}
+	}
+	if (c->closing || c->len < sizeof(c->buf))
+		return;
+	if (c->deferred) {
+		/* Queued requests fill the buffer: read more once the owed reply is out. */
+		ctl_read_stop(c);
+		return;
+	}
+	/* A full buffer without a newline: the request is over the limit. */
+	ctl_send(c, ctl_error("request too large"));
+	c->len = 0;
+	c->close_after = true;
+	ctl_read_stop(c);
+	if (c->writes == 0)
+		ctl_client_close(c);
 }
 
 static void
@@ -276,6 +313,10 @@ ctl_idle_cb(uv_timer_t *t)
 	ctl_client_close(c);
 }
 
+/*
+ * Reading goes on while a reply is owed, so a client that hangs up during a
+ * `wait` is seen and its slot freed at once.
+ */
 static void
 ctl_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
@@ -292,6 +333,16 @@ ctl_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	ctl_client_process(c);
 }
 
+static void
+ctl_resume_cb(uv_timer_t *t)
+{
+	struct ctl_client *c = t->data;
+
+	ctl_client_process(c);
+	if (!c->closing && !c->deferred)
+		ctl_read_start(c);
+}
+
 void
 ctl_reply(struct ctl_client *c, cJSON *reply)
 {
@@ -302,10 +353,9 @@ ctl_reply(struct ctl_client *c, cJSON *reply)
 	c->deferred = false;
 	ctl_send(c, reply);
 	uv_timer_again(&c->idle);
-	/* Requests that queued behind the deferred one. */
-	ctl_client_process(c);
-	if (!c->closing && !c->deferred && !c->close_after)
-		uv_read_start((uv_stream_t *)&c->pipe, ctl_alloc_cb, ctl_read_cb);
+	/* Requests queued behind the owed reply run from the loop, never from inside a caller. */
+	if (!c->closing)
+		uv_timer_start(&c->resume, ctl_resume_cb, 0, 0);
 }
 
 static void
@@ -325,9 +375,11 @@ ctl_connection_cb(uv_stream_t *listener, int status)
 	c->server = s;
 	uv_pipe_init(s->loop, &c->pipe, 0);
 	uv_timer_init(s->loop, &c->idle);
+	uv_timer_init(s->loop, &c->resume);
 	c->pipe.data = c;
 	c->idle.data = c;
-	c->handles = 2;
+	c->resume.data = c;
+	c->handles = 3;
 	TAILQ_INSERT_TAIL(&s->clients, c, entry);
 	s->nclients++;
 	if (uv_accept(listener, (uv_stream_t *)&c->pipe) < 0) {
@@ -348,34 +400,48 @@ ctl_connection_cb(uv_stream_t *listener, int status)
 		return;
 	}
 	uv_timer_start(&c->idle, ctl_idle_cb, CTL_IDLE_TIMEOUT_MS, CTL_IDLE_TIMEOUT_MS);
-	uv_read_start((uv_stream_t *)&c->pipe, ctl_alloc_cb, ctl_read_cb);
+	ctl_read_start(c);
 }
 
-/* A socket file left by a daemon that died is replaced; a live one is not. */
+/*
+ * One daemon per socket: an exclusive flock on <socket>.lock, held for the
+ * daemon's life, decides it. Whoever holds the lock may replace a socket file
+ * left by a daemon that died; without it, two daemons starting at once could
+ * both unlink and bind.
+ */
 static int
-ctl_check_stale(const char *path, char **cause)
+ctl_lock(const char *path, int *lockfd, char **cause)
 {
-	struct sockaddr_un sun;
+	char *lpath = xasprintf("%s.lock", path);
+	int fd, r = 0;
+
+	fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		r = -errno;
+		*cause = xasprintf("%s: %s", lpath, strerror(errno));
+	} else if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		r = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+		*cause = r == -EADDRINUSE
+		    ? xasprintf("%s: another smsguard is running (it holds %s)", path, lpath)
+		    : xasprintf("%s: %s", lpath, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	free(lpath);
+	*lockfd = fd;
+	return r;
+}
+
+static int
+ctl_remove_stale(const char *path, char **cause)
+{
 	struct stat sb;
-	int fd, r;
 
 	if (lstat(path, &sb) == -1)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(sb.st_mode)) {
 		*cause = xasprintf("%s exists and is not a socket", path);
 		return -EEXIST;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	util_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -errno;
-	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
-	if (r == 0) {
-		*cause = xasprintf("%s: another smsguard is running", path);
-		return -EADDRINUSE;
 	}
 	log_info("replacing stale socket %s", path);
 	if (unlink(path) == -1 && errno != ENOENT)
@@ -420,6 +486,7 @@ ctl_failed_closed(uv_handle_t *h)
 {
 	struct ctl_server *s = h->data;
 
+	close(s->lockfd);
 	free(s->path);
 	free(s);
 }
@@ -431,7 +498,7 @@ ctl_new(uv_loop_t *loop, const char *path, bool has_gid, gid_t gid, const struct
 	struct ctl_server *s;
 	struct sockaddr_un sun;
 	mode_t old;
-	int r;
+	int r, lockfd = -1;
 
 	*out = NULL;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -443,15 +510,19 @@ ctl_new(uv_loop_t *loop, const char *path, bool has_gid, gid_t gid, const struct
 		*cause = xasprintf("%s: cannot create its directory: %s", path, strerror(-r));
 		return r;
 	}
-	if ((r = ctl_check_stale(path, cause)) < 0) {
+	if ((r = ctl_lock(path, &lockfd, cause)) < 0)
+		return r;
+	if ((r = ctl_remove_stale(path, cause)) < 0) {
 		if (*cause == NULL)
 			*cause = xasprintf("%s: %s", path, strerror(-r));
+		close(lockfd);
 		return r;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->loop = loop;
 	s->h = *h;
 	s->path = xstrdup(path);
+	s->lockfd = lockfd;
 	s->has_gid = has_gid;
 	s->gid = gid;
 	TAILQ_INIT(&s->clients);

@@ -5,6 +5,7 @@
  */
 #define LOG_TAG "daemon"
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -357,10 +358,11 @@ static void
 waiter_timeout_cb(uv_timer_t *t)
 {
 	struct waiter *w = t->data;
-	struct daemon *d = w->d;
+	struct ctl_client *c = w->client;
 
-	ctl_reply(w->client, ctl_error("timeout"));
-	waiter_free(d, w);
+	/* Off the list before replying: nothing may find it again. */
+	waiter_free(w->d, w);
+	ctl_reply(c, ctl_error("timeout"));
 }
 
 static void
@@ -373,11 +375,13 @@ waiters_check(struct daemon *d)
 		next = TAILQ_NEXT(w, entry);
 		if (!wait_reached(w->until, st))
 			continue;
+		struct ctl_client *c = w->client;
 		cJSON *reply = cJSON_CreateObject();
+
 		cJSON_AddBoolToObject(reply, "ok", 1);
 		cJSON_AddStringToObject(reply, "state", task_state_name(st));
-		ctl_reply(w->client, reply);
 		waiter_free(d, w);
+		ctl_reply(c, reply);
 	}
 }
 
@@ -514,13 +518,22 @@ daemon_write_textfile(struct daemon *d)
 	struct metrics m;
 	char *tmp;
 	FILE *f;
+	int fd;
 
 	if (d->cfg->metrics_textfile == NULL)
 		return;
 	metrics_init(&m);
 	daemon_metrics(d, &m);
 	tmp = xasprintf("%s.tmp", d->cfg->metrics_textfile);
-	f = fopen(tmp, "we");
+	/*
+	 * Never through a file someone else put there: the directory may be
+	 * writable by the exporter's user, and we are root.
+	 */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	f = fd != -1 ? fdopen(fd, "w") : NULL;
+	if (f == NULL && fd != -1)
+		close(fd);
 	if (f == NULL || fputs(metrics_text(&m), f) == EOF || fclose(f) != 0 ||
 	    rename(tmp, d->cfg->metrics_textfile) != 0) {
 		log_debug("cannot write %s: %s", d->cfg->metrics_textfile, strerror(errno));
@@ -696,8 +709,10 @@ daemon_stop(struct daemon *d, int status)
 	d->exit_status = status;
 	sdnotify("STOPPING=1");
 	while ((w = TAILQ_FIRST(&d->waiters)) != NULL) {
-		ctl_reply(w->client, ctl_error("shutting down"));
+		struct ctl_client *c = w->client;
+
 		waiter_free(d, w);
+		ctl_reply(c, ctl_error("shutting down"));
 	}
 	daemon_save(d);
 	daemon_modules_close(d);

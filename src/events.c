@@ -163,8 +163,9 @@ events_from_json(struct event_ring *r, const cJSON *array)
 		struct event *e;
 		int t;
 
+		/* Times outside 0..year 2286 are corrupt input; casting them would be undefined. */
 		if (!cJSON_IsObject(o) || !cJSON_IsString(type) || !cJSON_IsString(msg) ||
-		    !cJSON_IsNumber(tms))
+		    !cJSON_IsNumber(tms) || !(tms->valuedouble >= 0 && tms->valuedouble < 1e13))
 			continue;
 		t = event_type_from_name(type->valuestring);
 		if (t < 0)

@@ -4,6 +4,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -51,7 +53,12 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = SMSGUARD_CONF_PATH;
+	struct rlimit nocore = {0, 0};
 	int ch, check = 0, verbose = 0;
+
+	/* The AK/SK live in memory: no core dump may carry them (DESIGN.md §6). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &nocore);
 
 	while ((ch = getopt_long(argc, argv, "f:nvVh", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -416,4 +416,74 @@ def _(ctx):
     d.stop()
 
 
+@scenario("a wait and a reload sent together are answered in order; the daemon survives")
+def _(ctx):
+    d = ctx.daemon().start()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(d.socket)
+    s.sendall(b'{"cmd":"wait","args":{"until":"running","timeout":"1s"}}\n{"cmd":"reload"}\n'
+              b'{"cmd":"status"}\n')
+    buf = b""
+    while buf.count(b"\n") < 3:
+        chunk = s.recv(65536)
+        check(chunk, f"connection closed after {buf!r}")
+        buf += chunk
+    s.close()
+    replies = [json.loads(l) for l in buf.splitlines()[:3]]
+    check(replies[0] == {"ok": False, "error": "timeout"}, f"wait: {replies[0]}")
+    check(replies[1].get("ok") is True, f"reload: {replies[1]}")
+    check("health" in replies[2], f"status: {replies[2]}")
+    d.stop()
+
+
+@scenario("clients that give up on a wait free their slot at once")
+def _(ctx):
+    d = ctx.daemon().start()
+    for _ in range(80):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.socket)
+        s.sendall(b'{"cmd":"wait","args":{"until":"finished"}}\n')
+        s.close()
+    wait_for(lambda: d.try_status() is not None, timeout=5, what="a free slot for status")
+    rc, out, err = d.ctl("status")
+    check(rc in (0, 1, 2) and "too many" not in err, f"status after abandoned waits: {rc} {err}")
+    d.stop()
+
+
+@scenario("the metrics textfile is never written through a planted symlink")
+def _(ctx):
+    d = ctx.daemon()
+    textfile = os.path.join(d.dir, "smsguard.prom")
+    victim = os.path.join(d.dir, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    os.symlink(victim, textfile + ".tmp")
+    d.update({"metrics": {"textfile": textfile}})
+    d.start()
+    wait_for(lambda: os.path.exists(textfile) and "smsguard_up" in open(textfile).read(),
+             what="the textfile")
+    check(open(victim).read() == "precious\n", "the symlink's target was overwritten")
+    check(not os.path.islink(textfile), "the textfile is a symlink")
+    d.stop()
+
+
+@scenario("a state file with absurd values is read without harm")
+def _(ctx):
+    d = ctx.daemon()
+    os.makedirs(d.state_dir, exist_ok=True)
+    with open(os.path.join(d.state_dir, "state.json"), "w") as f:
+        json.dump({"events": [{"type": "target_up", "message": "m", "time_ms": 1e300, "seq": -5},
+                              {"type": "target_down", "message": "ok", "time_ms": 1.7e12,
+                               "seq": 3, "port": 22}],
+                   "recovery": {"paused": "yes", "budget": {"history": [{"t": 1e300}]}},
+                   "cloud": {"task_id": "x" * 5000}, "agent_home": "relative/path"}, f)
+    d.start()
+    ev = d.events()
+    check(ev[0]["message"] == "ok" and ev[0]["port"] == 22, f"events restored: {ev}")
+    check(not [e for e in ev if e["message"] == "m"], f"the absurd event was kept: {ev}")
+    check(d.status()["paused"] is False, "a non-boolean paused must not pause")
+    d.stop()
+
+
 harness.main()
