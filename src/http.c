@@ -4,12 +4,17 @@
  * watch them with one uv_poll_t each and a single uv_timer_t, and hand every
  * readiness back through curl_multi_socket_action().
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <uv.h>
@@ -164,6 +169,104 @@ on_timer(uv_timer_t *timer)
 	check_done(h);
 }
 
+/*
+ * Every descriptor we hold must stay out of the programs smsguard starts (the
+ * agent's restart script, and the agent it leaves running): a connection to
+ * the cloud handed to them would outlive us there.
+ */
+static void
+set_cloexec(int fd)
+{
+	int flags = fcntl(fd, F_GETFD);
+
+	if (flags >= 0 && !(flags & FD_CLOEXEC))
+		(void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+/* curl's connections, made close-on-exec atomically (curl 7.88 does not). */
+static curl_socket_t
+on_opensocket(void *userp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	int fd;
+
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+/* The process's socket descriptors above stderr (a malloc'd array in *out). */
+static int
+socket_fds(int **out, int *n)
+{
+	DIR *d;
+	struct dirent *e;
+	int cap = 0, *fds = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -errno;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+
+		if (end == e->d_name || *end != '\0' || fd < 3 || fd == dirfd(d))
+			continue;
+		if (fstat((int)fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (*n == cap) {
+			int *p =
+			    cap < 65536 ? realloc(fds, 2 * ((size_t)cap + 8) * sizeof(*fds)) : NULL;
+
+			if (p == NULL) {
+				closedir(d);
+				free(fds);
+				*n = 0;
+				return -ENOMEM;
+			}
+			fds = p;
+			cap = 2 * (cap + 8);
+		}
+		fds[(*n)++] = (int)fd;
+	}
+	closedir(d);
+	*out = fds;
+	return 0;
+}
+
+static bool
+fd_in(int fd, const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] == fd)
+			return true;
+	return false;
+}
+
+/*
+ * curl_multi_init() with the sockets it opens marked close-on-exec: its
+ * wake-up socketpair, which no option reaches. Sockets open before are left
+ * as they were.
+ */
+static CURLM *
+multi_init_cloexec(void)
+{
+	int *before = NULL, *after = NULL, nbefore = 0, nafter = 0;
+	bool scanned = socket_fds(&before, &nbefore) == 0;
+	CURLM *multi = curl_multi_init();
+
+	if (multi != NULL && scanned && socket_fds(&after, &nafter) == 0) {
+		for (int i = 0; i < nafter; i++)
+			if (!fd_in(after[i], before, nbefore))
+				set_cloexec(after[i]);
+	}
+	free(before);
+	free(after);
+	return multi;
+}
+
 static int
 on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
@@ -179,6 +282,8 @@ on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 		return 0;
 	}
 	if (hs == NULL) {
+		/* Connections are born close-on-exec; this catches curl's resolver socketpair. */
+		set_cloexec(s);
 		hs = xcalloc(1, sizeof(*hs));
 		hs->h = h;
 		hs->fd = s;
@@ -479,6 +584,8 @@ transport_submit(struct http_transport *t, const struct http_request *req, http_
 	SETOPT(c->easy, CURLOPT_HEADERDATA, c);
 	SETOPT(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
 	SETOPT(c->easy, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(c->easy, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+	SETOPT(c->easy, CURLOPT_OPENSOCKETDATA, h);
 	SETOPT(c->easy, CURLOPT_TIMEOUT_MS, (long)timeout);
 	SETOPT(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout);
 	SETOPT(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -609,7 +716,7 @@ http_new(uv_loop_t *loop, struct http_transport **out)
 	h->iface.cancel = transport_cancel;
 	h->iface.close = transport_close;
 	h->loop = loop;
-	if ((h->multi = curl_multi_init()) == NULL) {
+	if ((h->multi = multi_init_cloexec()) == NULL) {
 		free(h);
 		return -ENOMEM;
 	}

@@ -1,10 +1,14 @@
 /*
  * The curl-on-libuv transport against a tiny HTTP/1.1 server on loopback,
  * run in a thread of this test: concurrency, timeouts, the body cap,
- * cancellation and closing with requests in flight.
+ * cancellation, closing with requests in flight, and no descriptor that a
+ * spawned program would inherit. The server's own sockets are close-on-exec
+ * so that every socket without the flag is the client's.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -133,6 +138,12 @@ serve(void *arg)
 		free(big);
 	} else if (strcmp(path, "/slow") == 0) {
 		stall(fd);
+	} else if (strcmp(path, "/keepalive") == 0) {
+		/* The connection stays open for the client to reuse, as the cloud's does. */
+		char head[] = "HTTP/1.1 200 X\r\nContent-Length: 2\r\n\r\nok";
+
+		write_all(fd, head, sizeof(head) - 1);
+		stall(fd);
 	} else {
 		respond(fd, 404, "", "", 0);
 	}
@@ -145,7 +156,7 @@ static void *
 accept_loop(void *arg)
 {
 	for (;;) {
-		int fd = accept(listen_fd, NULL, NULL);
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		pthread_t t;
 
 		if (fd < 0) {
@@ -169,7 +180,7 @@ server_up(void **state)
 	int one = 1;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
 	    listen(listen_fd, 128) < 0 || getsockname(listen_fd, (struct sockaddr *)&sin, &len) < 0)
@@ -480,7 +491,7 @@ test_refused_connection_is_connect(void **state)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct fixture f;
 	struct http_request req;
 	struct result r = {0};
@@ -631,6 +642,104 @@ test_header_injection_is_refused(void **state)
 	assert_false(r.done);
 }
 
+/* Each socket this process holds; peer_port is 0 unless it is a connected TCP socket. */
+struct sock_fd {
+	int fd;
+	bool cloexec;
+	int peer_port;
+};
+
+static int
+list_sockets(struct sock_fd *out, int max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL && n < max) {
+		struct sockaddr_in peer;
+		socklen_t len = sizeof(peer);
+		struct stat st;
+		char link[64], target[64];
+		int fd = atoi(e->d_name);
+		ssize_t tl;
+
+		if (e->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		tl = readlink(link, target, sizeof(target) - 1);
+		if (tl < 0 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		target[tl] = '\0';
+		assert_true(strncmp(target, "socket:", 7) == 0);
+		out[n].fd = fd;
+		out[n].cloexec = (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
+		out[n].peer_port = 0;
+		if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 &&
+		    peer.sin_family == AF_INET)
+			out[n].peer_port = ntohs(peer.sin_port);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A request on a kept-alive connection, left done and the connection still open. */
+static void
+keepalive_request(struct fixture *f, struct result *r)
+{
+	struct http_request req;
+	char url[128];
+
+	request(&req, url, sizeof(url), "/keepalive");
+	assert_int_equal(http_submit(f->t, &req, on_done, r, NULL), 0);
+	run_until(f, r, 1);
+	assert_int_equal(r->resp.status, 200);
+}
+
+static void
+test_kept_alive_connection_is_close_on_exec(void **state)
+{
+	struct fixture f;
+	struct result r = {0};
+	struct sock_fd socks[256];
+	int n, conns = 0;
+
+	fixture_init(&f);
+	keepalive_request(&f, &r);
+	n = list_sockets(socks, 256);
+	for (int i = 0; i < n; i++) {
+		if (socks[i].peer_port != server_port)
+			continue;
+		conns++;
+		if (!socks[i].cloexec)
+			fail_msg(
+			    "the connection on fd %d would pass to a spawned program", socks[i].fd);
+	}
+	assert_true(conns >= 1); /* the connection is still open: this looked at it */
+	fixture_close(&f);
+}
+
+static void
+test_no_socket_of_the_transport_leaks_into_a_spawned_program(void **state)
+{
+	struct fixture f;
+	struct result r = {0};
+	struct sock_fd socks[256];
+	int n;
+
+	/* curl's own sockets (its wake-up pair) as well as its connections. */
+	fixture_init(&f);
+	keepalive_request(&f, &r);
+	n = list_sockets(socks, 256);
+	assert_true(n >= 1);
+	for (int i = 0; i < n; i++)
+		if (!socks[i].cloexec)
+			fail_msg("socket fd %d is not close-on-exec", socks[i].fd);
+	fixture_close(&f);
+}
+
 static void
 test_result_names(void **state)
 {
@@ -665,6 +774,8 @@ main(void)
 	    cmocka_unit_test(test_close_from_inside_a_callback),
 	    cmocka_unit_test(test_submit_after_close_is_refused),
 	    cmocka_unit_test(test_header_injection_is_refused),
+	    cmocka_unit_test(test_kept_alive_connection_is_close_on_exec),
+	    cmocka_unit_test(test_no_socket_of_the_transport_leaks_into_a_spawned_program),
 	    cmocka_unit_test(test_result_names),
 	};
 
