@@ -605,6 +605,13 @@ rule_agent_dead(struct ctx *c)
 		    c, POLICY_HEALTH_FAILED, "agent dead and restart = never: a person is needed");
 		return;
 	}
+	if (c->in->agent_restart_impossible && st->restart_phase == POLICY_RESTART_NONE &&
+	    !c->in->agent_restart_in_flight) {
+		set_reason(c, POLICY_HEALTH_FAILED,
+		    "agent dead and its home is unknown: set [agent] home or restart_command, "
+		    "or start it by hand");
+		return;
+	}
 	if (st->restart_phase != POLICY_RESTART_NONE || c->in->agent_restart_in_flight) {
 		char span[32];
 

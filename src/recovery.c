@@ -143,6 +143,8 @@ fill_input(struct recovery *r, struct policy_input *in)
 		    ? gp.auto_start_each_addition_seconds * 1000
 		    : 0;
 	}
+	in->agent_restart_impossible =
+	    agent_home(r->deps.agent) == NULL && r->cfg->restart_argc == 0;
 	in->resume_in_flight = r->resume_in_flight;
 	in->agent_restart_in_flight = r->restart_in_flight || agent_restarting(r->deps.agent);
 	switch (cloud_state(r->deps.cloud)) {

@@ -124,6 +124,13 @@ struct policy_input {
 	int64_t agent_retry_interval_ms; /* auto_start_interval_seconds × 1000 */
 	int64_t agent_retry_addition_ms; /* auto_start_each_addition_seconds × 1000 */
 
+	/*
+	 * No restart can be run: neither the agent's home (for its startup.sh)
+	 * nor a restart_command is known. A dead agent then needs a person; the
+	 * budget is not spent on attempts that cannot happen.
+	 */
+	bool agent_restart_impossible;
+
 	/* The executor: an action is under way (the state also knows what it issued). */
 	bool resume_in_flight;
 	bool agent_restart_in_flight;

@@ -355,6 +355,27 @@ test_agent_dead_and_target_down_restarts_agent_first(void **state)
 }
 
 static void
+test_agent_dead_without_a_known_home_needs_a_person_and_spends_no_budget(void **state)
+{
+	struct fx *f = *state;
+	struct budget_status bs;
+
+	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent_restart_impossible = true;
+	fail_task(f, "SMS.2802");
+	for (int i = 0; i < 10; i++) {
+		decide(f);
+		assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 0);
+		assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+		f->now += 60 * SEC;
+	}
+	assert_int_equal(f->out.health, POLICY_HEALTH_FAILED);
+	assert_true(has_text(f->out.reason, "home is unknown"));
+	budget_allowed(&f->st.budget, f->now, &bs);
+	assert_int_equal(bs.in_window, 0);
+}
+
+static void
 test_resume_waits_while_agent_state_unknown(void **state)
 {
 	struct fx *f = *state;
@@ -1475,6 +1496,7 @@ main(void)
 	    T(test_target_flap_restarts_the_settle_time),
 	    T(test_resume_waits_while_agent_dead),
 	    T(test_agent_dead_and_target_down_restarts_agent_first),
+	    T(test_agent_dead_without_a_known_home_needs_a_person_and_spends_no_budget),
 	    T(test_resume_waits_while_agent_state_unknown),
 	    T(test_resume_off_never_resumes),
 	    T(test_cloud_unreachable_holds_the_resume),
