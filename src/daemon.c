@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -32,6 +33,7 @@
 #include "smsguard/cloud.h"
 #include "smsguard/probe.h"
 #include "smsguard/recovery.h"
+#include "smsguard/schedule.h"
 #include "smsguard/sms.h"
 
 #define STATE_VERSION 1
@@ -80,6 +82,56 @@ struct daemon {
 static void daemon_stop(struct daemon *d, int status);
 static void daemon_save(struct daemon *d);
 static void waiters_check(struct daemon *d);
+
+/* ------------------------------------------------------------ ratelimit */
+
+/*
+ * The schedule's limit now, in the source's local time or `[ratelimit]
+ * timezone` (DST-correct through localtime_r). 0 when it is known, -ENOENT
+ * without a schedule or outside every rule (unlimited).
+ */
+static int
+daemon_ratelimit_now(
+    const struct daemon *d, uint32_t *mbps, char *window, size_t wlen, int64_t *next_change_s)
+{
+	time_t now = time(NULL);
+	const char *oldtz = getenv("TZ");
+	char *saved = oldtz != NULL ? xstrdup(oldtz) : NULL;
+	char a[6], b[6];
+	uint16_t ws = 0, we = 0;
+	int next = -1, r;
+	struct tm tm;
+
+	*mbps = 0;
+	*next_change_s = 0;
+	window[0] = '\0';
+	if (!d->cfg->has_schedule) {
+		free(saved);
+		return -ENOENT;
+	}
+	/* The loop is single-threaded: switching TZ for one conversion is safe here. */
+	if (d->cfg->timezone != NULL) {
+		setenv("TZ", d->cfg->timezone, 1);
+		tzset();
+	}
+	localtime_r(&now, &tm);
+	if (d->cfg->timezone != NULL) {
+		if (saved != NULL)
+			setenv("TZ", saved, 1);
+		else
+			unsetenv("TZ");
+		tzset();
+	}
+	free(saved);
+	r = schedule_at(
+	    &d->cfg->schedule, tm.tm_wday, tm.tm_hour * 60 + tm.tm_min, mbps, &ws, &we, &next);
+	if (next >= 0)
+		*next_change_s = (int64_t)now - tm.tm_sec + (int64_t)next * 60;
+	if (r == 0)
+		snprintf(window, wlen, "%s-%s", schedule_format_hhmm(ws, a),
+		    schedule_format_hhmm(we, b));
+	return r;
+}
 
 /* ---------------------------------------------------------------- state */
 
@@ -277,7 +329,25 @@ daemon_status_json(struct daemon *d)
 	cJSON_DeleteItemFromObjectCaseSensitive(agent, "restarts");
 	agent_status_json(d->agent, agent);
 	recovery_status_json(d->rec, recovery);
-	/* status: ratelimit */
+	{
+		uint32_t mbps;
+		int64_t next;
+		char window[16];
+
+		daemon_ratelimit_now(d, &mbps, window, sizeof(window), &next);
+		cJSON_AddNumberToObject(ratelimit, "current_mbps", mbps);
+		if (window[0] != '\0')
+			cJSON_AddStringToObject(ratelimit, "window", window);
+		else
+			cJSON_AddNullToObject(ratelimit, "window");
+		if (next > 0)
+			cJSON_AddNumberToObject(ratelimit, "next_change", (double)next);
+		else
+			cJSON_AddNullToObject(ratelimit, "next_change");
+		/* Keeping the task's speed-limit in step (apply = cloud) is not done yet. */
+		cJSON_AddStringToObject(ratelimit, "apply",
+		    d->cfg->ratelimit_apply == RATELIMIT_APPLY_CLOUD ? "cloud" : "off");
+	}
 
 	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, STATUS_EVENTS));
 	return o;
@@ -504,7 +574,14 @@ daemon_metrics(struct daemon *d, struct metrics *m)
 		}
 	metrics_family(m, "smsguard_ratelimit_mbps", "gauge",
 	    "the rate limit in force, Mbit/s (0 = unlimited)");
-	metrics_sample(m, "smsguard_ratelimit_mbps", 0, NULL);
+	{
+		uint32_t mbps;
+		int64_t next;
+		char window[16];
+
+		daemon_ratelimit_now(d, &mbps, window, sizeof(window), &next);
+		metrics_sample(m, "smsguard_ratelimit_mbps", mbps, NULL);
+	}
 	metrics_family(m, "smsguard_last_action_timestamp_seconds", "gauge",
 	    "when smsguard last acted (0 = never)");
 	metrics_sample(m, "smsguard_last_action_timestamp_seconds",

@@ -57,6 +57,42 @@ def _(ctx):
     check(harness.TEST_SK not in p.stderr + p.stdout, "secret in output")
 
 
+BAD_CONFIGS = [
+    ("target", "interval", "fast"), ("target", "ports", "22,99999"), ("target", "ports", "22,22"),
+    ("target", "fall", "0"), ("target", "rise", "-1"), ("target", "timeout", "2 parsecs"),
+    ("cloud", "endpoint", "http://sms.example.com"), ("cloud", "endpoint", "https://h/path"),
+    ("cloud", "timeout", "soon"), ("cloud", "proxy", "gopher://proxy:70"),
+    ("task", "id", "x" * 40), ("task", "poll", "0s"), ("recovery", "budget", "six"),
+    ("recovery", "backoff", "15m..30s"), ("recovery", "resume", "perhaps"),
+    ("ratelimit", "schedule", "Mon-Fri 25:00-08:00 50"), ("ratelimit", "timezone", "Mars/Olympus"),
+    ("notify", "smn_topic", "urn:sns:x"), ("notify", "events", "task_failed,world_ended"),
+    ("notify", "exec", "relative/hook"), ("control", "socket", "relative.sock"),
+    ("control", "group", "no-such-group-here"), ("daemon", "log_level", "chatty"),
+    ("agent", "restart", "sometimes"), ("agent", "restart_answers", "{ak}\\n{password}"),
+    ("metrics", "frobnicate", "1"),
+]
+
+
+@scenario("-n rejects each of 26 bad configs with exit 1 and FILE:LINE: key: naming the key")
+def _(ctx):
+    for sec, key, value in BAD_CONFIGS:
+        d = ctx.daemon()
+        d.update({sec: {key: value}})
+        d.write_config()
+        p = run_daemon("-n", "-f", d.conf)
+        lines = open(d.conf).read().splitlines()
+        in_sec = False
+        lineno = None
+        for i, l in enumerate(lines, 1):
+            if l.startswith("["):
+                in_sec = l == f"[{sec}]"
+            elif in_sec and l.split("=")[0].strip() == key:
+                lineno = i
+        check(p.returncode == 1, f"{sec}.{key}={value!r}: exit {p.returncode}: {p.stderr}")
+        check(p.stderr.startswith(f"{d.conf}:{lineno}: {key}:"),
+              f"{sec}.{key}={value!r}: {p.stderr!r} (expected line {lineno})")
+
+
 @scenario("-n refuses a credentials file readable by others")
 def _(ctx):
     d = ctx.daemon()
@@ -380,9 +416,12 @@ def _(ctx):
     d = ctx.daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"})
     d.start()
     got = set()
+    raw = []
     deadline = time.monotonic() + 10
     while not {"READY=1", "WATCHDOG=1"} <= got and time.monotonic() < deadline:
-        got.add(ns.recv(4096).decode().split("=")[0] + "=" + "1")
+        msg = ns.recv(4096).decode()
+        raw.append(msg)
+        got.add(msg)
     msgs = set()
     d.stop()
     try:
@@ -394,6 +433,7 @@ def _(ctx):
     check("READY=1" in got, f"got {got}")
     check("WATCHDOG=1" in got, f"got {got}")
     check("STOPPING=1" in msgs, f"after stop got {msgs}")
+    check(any(m.startswith("STATUS=watching task ") for m in raw), f"no STATUS= in {raw}")
 
 
 @scenario("metrics: smsguardctl metrics and the textfile carry every documented family")
@@ -483,6 +523,19 @@ def _(ctx):
     check(ev[0]["message"] == "ok" and ev[0]["port"] == 22, f"events restored: {ev}")
     check(not [e for e in ev if e["message"] == "m"], f"the absurd event was kept: {ev}")
     check(d.status()["paused"] is False, "a non-boolean paused must not pause")
+    d.stop()
+
+
+@scenario("status shows the rate-limit schedule's current limit, window and next change")
+def _(ctx):
+    d = ctx.daemon()
+    d.update({"ratelimit": {"schedule": "daily 00:00-24:00 40", "timezone": "UTC"}})
+    d.start()
+    rl = d.status()["ratelimit"]
+    check(rl["current_mbps"] == 40 and rl["window"] == "00:00-24:00", f"ratelimit {rl}")
+    check(rl["next_change"] is None, f"a constant limit never changes: {rl}")
+    rc, out, err = d.ctl("metrics")
+    check("smsguard_ratelimit_mbps 40" in out, "metrics ratelimit")
     d.stop()
 
 
