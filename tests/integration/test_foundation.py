@@ -539,4 +539,32 @@ def _(ctx):
     d.stop()
 
 
+@scenario("with no [target] address the probes follow the task's migration_ip and ports = auto")
+def _(ctx):
+    import tempfile
+    from simctl import Sim
+    tmp = tempfile.mkdtemp(prefix="sgfol-", dir="/tmp")
+    ctx.cleanups.append(lambda: __import__("shutil").rmtree(tmp, ignore_errors=True))
+    sim = Sim(os.path.join(tmp, "sim"), ak=harness.TEST_AK, sk=harness.TEST_SK, tasks=[
+        {"id": "9a0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d", "type": "MIGRATE_BLOCK",
+         "os_type": "LINUX", "migration_ip": "127.0.0.3", "simulate": False}]).start()
+    ctx.cleanups.append(sim.stop)
+    d = ctx.daemon()
+    d.update({"cloud": {"endpoint": sim.url, "ca_file": sim.ca_file},
+              "task": {"id": sim.task_id},
+              "target": {"address": None, "ports": "auto"}})
+    d.sections["target"].pop("address", None)
+    d.start()
+    st = wait_for(lambda: (lambda s: s if s["target"].get("address") == "127.0.0.3"
+                           and s["target"]["ports"] else None)(d.status()),
+                  what="the target taken from the task")
+    ports = [p["port"] for p in st["target"]["ports"]]
+    check(ports == [22, 8900], f"Linux block-level needs 22 and 8900, got {ports}")
+    sim.set_task(sim.task_id, os_type="WINDOWS")
+    d.ctl("check")
+    wait_for(lambda: [p["port"] for p in d.status()["target"]["ports"]] == [22, 8899, 8900],
+             what="Windows ports after the task changed")
+    d.stop()
+
+
 harness.main()
