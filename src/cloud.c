@@ -69,6 +69,7 @@ struct cloud {
 	uint64_t last_poll_at;               /* uv ms when the last poll began */
 	bool snapshot_new;                   /* tell the observer once the poll is accounted for */
 	int failures;                        /* consecutive failed polls */
+	bool failed_throttled;               /* the last failed poll was a 429 */
 	uint64_t auth_until, throttle_until; /* uv ms; calls wait until then */
 
 	/* Discovery. */
@@ -691,16 +692,23 @@ poll_finished(struct cloud *c, enum cloud_result res, const struct http_response
 		}
 	} else {
 		c->failures++;
-		c->poll_again = false;
+		c->failed_throttled = res == CLOUD_RES_THROTTLED;
 		if (res == CLOUD_RES_THROTTLED && resp != NULL && resp->retry_after_s >= 0) {
 			/* Exactly what the gateway asked, plus 0..10 % so a fleet spreads out. */
 			int64_t s = resp->retry_after_s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S
 			                                                    : resp->retry_after_s;
 
 			delay = (uint64_t)s * 1000 + util_random(1 + (uint32_t)s * 100);
+		} else if (c->poll_again && res != CLOUD_RES_AUTH && res != CLOUD_RES_THROTTLED) {
+			/*
+			 * A local change came while this poll was out: the failure says
+			 * nothing about the path since then (it may be what came back).
+			 */
+			delay = spacing_left(c);
 		} else {
 			delay = backoff_ms(c);
 		}
+		c->poll_again = false;
 		if (is_unreachable(res))
 			note_unreachable(c);
 	}
@@ -782,6 +790,7 @@ show_task(struct cloud *c)
 	if (rc < 0) {
 		c->poll_inflight = false;
 		c->failures++;
+		c->failed_throttled = false;
 		schedule_poll(c, backoff_ms(c));
 	}
 }
@@ -1074,9 +1083,16 @@ cloud_poll_now(struct cloud *c)
 		return;
 	}
 	now = uv_now(c->loop);
-	/* Local signals are fast, cloud calls frugal: a backoff or silence still holds. */
-	if (c->failures > 0 || now < c->auth_until || now < c->throttle_until)
+	/* The cloud's own word holds: a 401 silence, a Retry-After, a 429's backoff. */
+	if (now < c->auth_until || now < c->throttle_until ||
+	    (c->failures > 0 && c->failed_throttled))
 		return;
+	/*
+	 * A transport or 5xx backoff is only our guess at when the path works
+	 * again, and a local change (the target is back) is better evidence:
+	 * poll now. The failure count stays, so a poll that fails again backs
+	 * off further and the unreachable event still comes on time.
+	 */
 	if (c->next_poll_at != 0 && c->next_poll_at <= now + spacing_left(c))
 		return; /* already due as soon as allowed */
 	schedule_poll(c, spacing_left(c));

@@ -167,6 +167,46 @@ def _(ctx):
     d.stop()
 
 
+@scenario("after failed polls, smsguardctl check polls at once instead of waiting out the backoff")
+def _(ctx):
+    sim = start_sim(ctx)
+    d = start_daemon(ctx, sim)
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok")
+    sim.fault("500", count=1000, status=500)
+    # Four failures in a row: the next try is 8 s (±10 %) away.
+    c = wait_cloud(d, lambda c: c["failures"] >= 4, "four failed polls", timeout=30)
+    check(c["next_poll"] is not None and c["next_poll"] >= time.time() + 4,
+          f"the backoff did not grow: next_poll {c['next_poll']} at {time.time():.0f}")
+    sim.clear_faults()
+    seq = sim.last_seq()
+    t0 = time.time()
+    rc, out, err = d.ctl("check")
+    check(rc == 0, f"smsguardctl check: {rc} {err}")
+    ok = wait_for(lambda: [e for e in api_requests(sim, seq, "ShowTask") if e["status"] == 200],
+                  timeout=5, what="a poll after smsguardctl check")
+    check(ok[0]["time"] - t0 <= 2.0,
+          f"the poll came {ok[0]['time'] - t0:.1f} s after the check (backoff not bypassed)")
+    wait_cloud(d, lambda c: c["state"] == "ok" and c["failures"] == 0, "cloud ok again")
+    d.stop()
+
+
+@scenario("smsguardctl check does not break a 429's Retry-After")
+def _(ctx):
+    sim = start_sim(ctx)
+    d = start_daemon(ctx, sim)
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok")
+    sim.fault("429", count=1, retry_after=6)
+    c = wait_cloud(d, lambda c: c["state"] == "throttled", "cloud throttled")
+    throttled = [e for e in api_requests(sim) if e["fault"] == "429"][0]
+    rc, out, err = d.ctl("check")
+    check(rc == 0, f"smsguardctl check: {rc} {err}")
+    nxt = wait_for(lambda: api_requests(sim, throttled["seq"]), timeout=15,
+                   what="the poll after the Retry-After")
+    waited = nxt[0]["time"] - throttled["time"]
+    check(waited >= 5.9, f"a call {waited:.1f} s into a 6 s Retry-After")
+    d.stop()
+
+
 @scenario("a 30 s stall is cut at [cloud] timeout and polling goes on")
 def _(ctx):
     sim = start_sim(ctx)
