@@ -750,6 +750,12 @@ on_show_task(struct cloud_req *r, const struct http_response *resp, enum cloud_r
 		if (sms_task_parse(resp->body, resp->body_len, &t, &cause) < 0) {
 			*res = CLOUD_RES_BAD_RESPONSE;
 			set_last_error(c, "show_task: bad response: %s", cause ? cause : "?");
+		} else if (task_id_in_use(c) == NULL || strcasecmp(t.id, task_id_in_use(c)) != 0) {
+			/* Never file one task's state under another's id. */
+			*res = CLOUD_RES_BAD_RESPONSE;
+			set_last_error(c, "show_task: bad response: task %.*s instead of %.*s",
+			    SMS_ID_MAX, t.id, SMS_ID_MAX,
+			    task_id_in_use(c) != NULL ? task_id_in_use(c) : "none");
 		} else {
 			bool changed = !c->have_task || t.state != c->task.state ||
 			    strcmp(t.error_code, c->task.error_code) != 0;
@@ -1122,6 +1128,37 @@ str_changed(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
+static bool
+req_in_poll_chain(const struct cloud_req *r)
+{
+	return r->after == poll_finished || r->after == after_list_tasks ||
+	    r->after == after_list_sources;
+}
+
+/*
+ * The target changed: whatever the poll chain has out was asked about the old
+ * task (or the old endpoint's tasks), and its answer must not become the new
+ * task's snapshot. Actions stay: their callers get their answer.
+ */
+static void
+poll_chain_abandon(struct cloud *c)
+{
+	struct cloud_req *r, *next;
+
+	for (r = c->reqs; r != NULL; r = next) {
+		next = r->next;
+		if (!req_in_poll_chain(r))
+			continue;
+		req_unlink(r);
+		http_cancel(c->http, r->http_id);
+		free(r);
+	}
+	discover_reset(c);
+	c->poll_inflight = false;
+	c->poll_again = false;
+	c->snapshot_new = false;
+}
+
 void
 cloud_reconfigure(struct cloud *c, const struct config *cfg, const struct credentials *cr)
 {
@@ -1140,7 +1177,10 @@ cloud_reconfigure(struct cloud *c, const struct config *cfg, const struct creden
 		c->failures = 0;
 	}
 	if (target) {
+		poll_chain_abandon(c);
 		c->have_task = false;
+		memset(&c->task, 0, sizeof(c->task));
+		c->polled_at_ms = 0;
 		free(c->discovered_id);
 		c->discovered_id = NULL;
 		c->failures = 0;

@@ -96,11 +96,19 @@ int cloud_new(uv_loop_t *loop, const struct config *cfg, const struct credential
     const struct observer *obs, struct http_transport *transport, struct cloud **out, char **cause);
 /* Starts polling (the first poll at once). */
 void cloud_start(struct cloud *c);
-/* Poll as soon as allowed (coalesced; never inside a 401 silence, 429 wait or backoff). */
+/*
+ * A local observation changed: poll now (coalesced, at least 1 s after the last
+ * poll), cutting short a transport or 5xx backoff; never inside a 401 silence
+ * or a 429's wait.
+ */
 void cloud_poll_now(struct cloud *c);
 /* Poll at `poll` whatever the task's state (a failure awaits recovery, a resume is confirmed). */
 void cloud_set_fast(struct cloud *c, bool fast);
-/* New config and credentials (after a reload); polls at once when the target changed. */
+/*
+ * New config and credentials (after a reload). When the target (task id,
+ * endpoint, project) changed, the old snapshot is dropped and so is the poll
+ * in flight, whose answer was about the old target; then it polls at once.
+ */
 void cloud_reconfigure(struct cloud *c, const struct config *cfg, const struct credentials *cr);
 /* Callbacks of calls in flight are not called; cb runs once every handle is closed. */
 void cloud_close(struct cloud *c, void (*cb)(void *arg), void *arg);

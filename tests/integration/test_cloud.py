@@ -8,6 +8,7 @@ when each request arrived.
 """
 
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -204,6 +205,43 @@ def _(ctx):
                    what="the poll after the Retry-After")
     waited = nxt[0]["time"] - throttled["time"]
     check(waited >= 5.9, f"a call {waited:.1f} s into a 6 s Retry-After")
+    d.stop()
+
+
+@scenario("a reload to another task mid-request never shows the old task's answer as the new one")
+def _(ctx):
+    new_id = "bbbbbbbb-0000-4000-8000-0000000000b2"
+    sim = start_sim(ctx, tasks=[{"simulate": False, "state": "RUNNING"},
+                                {"id": new_id, "simulate": False, "state": "READY"}])
+    old_id = sim.task_id
+    d = start_daemon(ctx, sim, cloud={"timeout": "10s"})
+    wait_for(lambda: (lambda t: t if t["id"] == old_id and t["state"] == "RUNNING" else None)(
+        d.status()["task"]), timeout=15, what="the old task polled")
+    seq = sim.last_seq()
+    # The second slow answer holds whatever comes next, so a wrong snapshot would stay visible.
+    sim.fault("slow", seconds=3, count=2)
+    slow = wait_for(lambda: [e for e in sim.requests(seq) if e["fault"] == "slow"
+                             and e["task_id"] == old_id and not e["done"]],
+                    timeout=10, what="a ShowTask of the old task held by the simulator")[0]
+    d.update({"task": {"id": new_id}})
+    d.write_config()
+    d.send_signal(signal.SIGHUP)
+    d.wait_log("configuration reloaded")
+    seen = []
+
+    def settled():
+        t = d.status()["task"]
+        seen.append((t["id"], t["state"]))
+        done = [e for e in sim.requests(seq) if e["seq"] == slow["seq"] and e["done"]]
+        if not done or time.time() < done[0]["time"] + done[0]["duration_ms"] / 1000 + 1.5:
+            return None  # until the old answer has long been sent
+        return t if t["id"] == new_id and t["state"] == "READY" else None
+    wait_for(settled, timeout=20, what="the new task's state, after the old answer came")
+    # The reload's status may say the new id with no state yet, never the old task's.
+    wrong = [x for x in seen if x[0] != new_id or x[1] not in ("unknown", "READY")]
+    check(not wrong, f"status showed another task after the reload: {wrong[:3]}")
+    check(any(e["task_id"] == new_id for e in api_requests(sim, seq, "ShowTask")),
+          "the new task was never polled")
     d.stop()
 
 
