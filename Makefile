@@ -13,7 +13,7 @@ RPM_PKGS = gcc make meson ninja-build pkgconf-pkg-config libuv-devel libcurl-dev
 	cjson-devel mbedtls-devel inih-devel libcmocka-devel python3 openssl \
 	iproute nftables procps-ng
 
-.PHONY: all build deps check demo fuzz valgrind install clean format help
+.PHONY: all build deps check demo fuzz valgrind bench install clean format help
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make check    install what is missing, build with ASan+UBSan, run every test"
 	@echo "make fuzz     build the libFuzzer targets with clang, run each FUZZTIME=$(FUZZTIME) s"
 	@echo "make valgrind run the unit and integration suites under valgrind"
+	@echo "make bench    footprint of smsguard and monit watching the same ports"
 	@echo "make deps     install the build and test dependencies (apt-get or dnf)"
 
 deps:
@@ -61,6 +62,12 @@ valgrind: deps build
 		--timeout-multiplier 10 --wrapper '$(VALGRIND)'
 	SMSGUARD_WRAPPER='$(VALGRIND)' $(MESON) test -C $(BUILD) --suite integration \
 		--print-errorlogs --num-processes 1 --timeout-multiplier 4
+
+# Footprint side by side with monit watching the same ports (BENCHTIME seconds).
+BENCHTIME ?= 60
+bench: deps build
+	@command -v monit >/dev/null || sh tools/deps.sh monit -- monit
+	python3 bench/footprint.py --smsguard $(BUILD)/src/smsguard --duration $(BENCHTIME)
 
 install: build
 	$(MESON) install -C $(BUILD)
