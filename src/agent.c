@@ -35,6 +35,7 @@
 #define APPEAR_POLL_MS 100   /* rescans while waiting for the restarted agent */
 #define APPEAR_MIN_WAIT_MS 5000
 #define GPROP_REREAD_MS 10000
+#define REFUSED_MEMO 8 /* refused processes and homes remembered to log each once */
 
 struct pidwatch {
 	struct agent *ag;
@@ -91,8 +92,15 @@ struct agent {
 	struct pidwatch *pw;
 	bool pidfd_missing; /* the kernel said ENOSYS: scan instead */
 
-	char *home_found; /* from the process or remembered; NULL = unknown */
+	char *home_found; /* from the process or remembered, resolved; NULL = unknown */
 	bool home_from_process;
+	char *home_cfg; /* `[agent] home` resolved, when it passed home_trusted(); else NULL */
+
+	/* Refusals already logged, so a scan every interval does not repeat them. */
+	pid_t refused_pids[REFUSED_MEMO];
+	unsigned refused_pid_next;
+	char *refused_homes[REFUSED_MEMO];
+	unsigned refused_home_next;
 
 	struct gprop gprop;
 	int gprop_rc;
@@ -109,6 +117,7 @@ struct agent {
 };
 
 static void agent_rescan(struct agent *ag);
+static void refused_forget(struct agent *ag);
 
 /* -- small helpers -------------------------------------------------------------------------- */
 
@@ -120,6 +129,8 @@ agent_unref(struct agent *ag)
 	if (ag->close_cb != NULL)
 		ag->close_cb(ag->close_arg);
 	free(ag->home_found);
+	free(ag->home_cfg);
+	refused_forget(ag);
 	free(ag);
 }
 
@@ -170,6 +181,298 @@ agent_state_name(enum agent_state st)
 		return "dead";
 	default:
 		return "unknown";
+	}
+}
+
+/* -- trust ---------------------------------------------------------------------------------- */
+
+/*
+ * smsguard runs as root and runs <home>/startup.sh with the AK/SK on its
+ * stdin, so whoever can change what that path names gets root and the
+ * credentials. Two rules follow.
+ *
+ * A process is the agent only when its real uid is our effective uid (root
+ * in production): anyone can name a process `linuxmain`.
+ *
+ * A home (found from the process, configured or remembered) is taken only
+ * when nobody but root or our own user can change what it names:
+ *  - the path is resolved first (realpath), so no symlink is left that could
+ *    be pointed elsewhere, and the resolved path is the one used;
+ *  - the home and every directory above it up to / is owned by root or by
+ *    our effective uid;
+ *  - the home is writable by nobody else: no group or other write bit (with
+ *    POSIX ACLs the group bits are the mask, so a named entry granting write
+ *    shows there too), sticky or not;
+ *  - an ancestor may be group/other-writable only when it is sticky, like
+ *    /tmp: others may add entries there but cannot rename or remove one they
+ *    do not own, and the entry below it is ours (the rule above);
+ *  - startup.sh, and a restart program that lives in the home, is a regular
+ *    file (lstat: a symlink is refused), owned by root or us, and writable by
+ *    nobody else; so is every directory between the home and that program.
+ * What such a path names can then be changed only by root or by us, so the
+ * check cannot be raced by anyone else; it is still repeated right before
+ * every spawn, since the modes may have changed since the home was taken.
+ */
+
+static bool
+uid_trusted(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* The real uid of pid, from the `Uid:` line of /proc/PID/status. */
+static int
+proc_real_uid(pid_t pid, uid_t *uid)
+{
+	char path[64], buf[4096];
+	const char *p;
+	unsigned long v;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return -ENOENT;
+	p = strstr(buf, "\nUid:");
+	if (p == NULL || sscanf(p + 5, "%lu", &v) != 1)
+		return -EINVAL;
+	*uid = (uid_t)v;
+	return 0;
+}
+
+bool
+agent_process_trusted(pid_t pid)
+{
+	uid_t uid;
+
+	return proc_real_uid(pid, &uid) == 0 && uid == geteuid();
+}
+
+/* The reason a path failed a check, the path escaped for the log. */
+static char *
+trust_cause(const char *path, const char *what)
+{
+	char esc[PATH_MAX];
+
+	return xasprintf("%s %s", log_escape(path, -1, esc, sizeof(esc)), what);
+}
+
+static char *
+trust_cause_owner(const char *path, uid_t uid)
+{
+	char esc[PATH_MAX];
+
+	return xasprintf("%s is owned by uid %lu, not by root or smsguard's uid %lu",
+	    log_escape(path, -1, esc, sizeof(esc)), (unsigned long)uid, (unsigned long)geteuid());
+}
+
+/*
+ * Checks dir (absolute, already resolved) and each directory above it up to /
+ * by the rule above: the directory itself strictly, an ancestor may be
+ * group/other-writable when sticky.
+ */
+static int
+dir_chain_trusted(const char *dir, char **cause)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (dir[0] != '/' || util_strlcpy(path, dir, sizeof(path)) >= sizeof(path)) {
+		*cause = trust_cause(dir, "is not an absolute path");
+		return -EINVAL;
+	}
+	for (bool leaf = true;; leaf = false) {
+		char *slash;
+
+		if (lstat(path, &st) != 0) {
+			int rc = -errno;
+
+			*cause = trust_cause(path, strerror(errno));
+			return rc;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			*cause = trust_cause(path, "is not a directory");
+			return -EPERM;
+		}
+		if (!uid_trusted(st.st_uid)) {
+			*cause = trust_cause_owner(path, st.st_uid);
+			return -EPERM;
+		}
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+		    (leaf || (st.st_mode & S_ISVTX) == 0)) {
+			*cause = trust_cause(path,
+			    leaf ? "is writable by group or others"
+			         : "is writable by group or others and not sticky");
+			return -EPERM;
+		}
+		if (strcmp(path, "/") == 0)
+			return 0;
+		slash = strrchr(path, '/');
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+}
+
+/* A file that will be run: regular, no symlink, ours, writable by nobody else. */
+static int
+file_trusted(const char *path, char **cause)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		int rc = -errno;
+
+		*cause = trust_cause(path, strerror(errno));
+		return rc;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		*cause = trust_cause(path, "is a symbolic link");
+		return -EPERM;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*cause = trust_cause(path, "is not a regular file");
+		return -EPERM;
+	}
+	if (!uid_trusted(st.st_uid)) {
+		*cause = trust_cause_owner(path, st.st_uid);
+		return -EPERM;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		*cause = trust_cause(path, "is writable by group or others");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * Resolves home and checks it by the rule above; *real is then the resolved
+ * path (the caller frees it). A missing startup.sh passes (a configured
+ * restart command may not need one; running a missing one fails anyway).
+ */
+static int
+home_trusted(const char *home, char **real, char **cause)
+{
+	char startup[PATH_MAX + 16], *r;
+	struct stat st;
+	int rc;
+
+	*real = NULL;
+	r = realpath(home, NULL);
+	if (r == NULL) {
+		rc = -errno;
+		*cause = trust_cause(home, strerror(errno));
+		return rc;
+	}
+	if ((rc = dir_chain_trusted(r, cause)) != 0)
+		goto fail;
+	snprintf(startup, sizeof(startup), "%s/startup.sh", r);
+	if ((lstat(startup, &st) == 0 || errno != ENOENT) &&
+	    (rc = file_trusted(startup, cause)) != 0)
+		goto fail;
+	*real = r;
+	return 0;
+fail:
+	free(r);
+	return rc;
+}
+
+int
+agent_home_trusted(const char *home, char **cause)
+{
+	char *real = NULL, *why = NULL;
+	int rc = home_trusted(home, &real, &why);
+
+	free(real);
+	if (cause != NULL)
+		*cause = why;
+	else
+		free(why);
+	return rc;
+}
+
+/*
+ * A restart program in the home (real, resolved) is checked like startup.sh,
+ * with the directories between. A bare name is looked up in the fixed PATH
+ * and one elsewhere is the admin's choice; one whose directory does not
+ * resolve does not exist, and running it fails.
+ */
+static int
+program_trusted(const char *real, const char *prog, char **cause)
+{
+	char full[PATH_MAX], *slash, *dir;
+	size_t hl = strlen(real);
+	int rc = 0;
+
+	if (strchr(prog, '/') == NULL)
+		return 0;
+	if (prog[0] == '/'
+	        ? util_strlcpy(full, prog, sizeof(full)) >= sizeof(full)
+	        : snprintf(full, sizeof(full), "%s/%s", real, prog) >= (int)sizeof(full)) {
+		*cause = trust_cause(prog, "is too long");
+		return -ENAMETOOLONG;
+	}
+	slash = strrchr(full, '/');
+	*slash = '\0';
+	dir = realpath(full[0] != '\0' ? full : "/", NULL);
+	*slash = '/';
+	if (dir == NULL)
+		return 0;
+	if (strncmp(dir, real, hl) == 0 && (dir[hl] == '\0' || dir[hl] == '/')) {
+		char file[PATH_MAX * 2];
+
+		snprintf(file, sizeof(file), "%s/%s", dir, slash + 1);
+		if ((rc = dir_chain_trusted(dir, cause)) == 0)
+			rc = file_trusted(file, cause);
+	}
+	free(dir);
+	return rc;
+}
+
+/* Logs a refused process once (a scan every interval would repeat it). */
+static void
+refused_process(struct agent *ag, pid_t pid)
+{
+	uid_t uid = (uid_t)-1;
+
+	for (size_t i = 0; i < nitems(ag->refused_pids); i++)
+		if (ag->refused_pids[i] == pid)
+			return;
+	ag->refused_pids[ag->refused_pid_next++ % REFUSED_MEMO] = pid;
+	if (proc_real_uid(pid, &uid) == 0)
+		log_warnx("ignoring %s pid %d: run by uid %lu, not by smsguard's uid %lu", ag->name,
+		    (int)pid, (unsigned long)uid, (unsigned long)geteuid());
+	else
+		log_warnx("ignoring %s pid %d: its owner cannot be read", ag->name, (int)pid);
+}
+
+/* Logs a refused home once per home and reason; takes cause. */
+static void
+refused_home(struct agent *ag, const char *home, const char *source, char *cause)
+{
+	char esc[PATH_MAX];
+	char *key = xasprintf("%s\n%s", home, cause);
+
+	for (size_t i = 0; i < nitems(ag->refused_homes); i++) {
+		if (ag->refused_homes[i] != NULL && strcmp(ag->refused_homes[i], key) == 0) {
+			free(key);
+			free(cause);
+			return;
+		}
+	}
+	free(ag->refused_homes[ag->refused_home_next % REFUSED_MEMO]);
+	ag->refused_homes[ag->refused_home_next++ % REFUSED_MEMO] = key;
+	log_warnx("refusing agent home %s (%s): %s; it must be owned by root (or smsguard's "
+	          "user) and writable by nobody else, up to /",
+	    log_escape(home, -1, esc, sizeof(esc)), source, cause);
+	free(cause);
+}
+
+static void
+refused_forget(struct agent *ag)
+{
+	for (size_t i = 0; i < nitems(ag->refused_homes); i++) {
+		free(ag->refused_homes[i]);
+		ag->refused_homes[i] = NULL;
 	}
 }
 
@@ -254,13 +557,15 @@ pid_is_agent(pid_t pid, const char *name, bool by_cmdline)
 }
 
 /*
- * Scans /proc by comm, then by command line. Among several matches (the
- * agent may fork helpers under its own name) the one whose parent is not a
- * match is the main process.
+ * Scans /proc by comm, then by command line, for processes of our own user
+ * (see the trust rule). Among several matches (the agent may fork helpers
+ * under its own name) the one whose parent is not a match is the main
+ * process.
  */
 static pid_t
-scan_proc(const char *name)
+scan_proc(struct agent *ag)
 {
+	const char *name = ag->name;
 	pid_t found[SCAN_MAX_MATCHES];
 	int n = 0;
 	pid_t self = getpid();
@@ -277,8 +582,12 @@ scan_proc(const char *name)
 
 			if (*end != '\0' || v <= 0 || v > INT_MAX || (pid_t)v == self)
 				continue;
-			if (pid_is_agent((pid_t)v, name, pass == 1))
+			if (!pid_is_agent((pid_t)v, name, pass == 1))
+				continue;
+			if (agent_process_trusted((pid_t)v))
 				found[n++] = (pid_t)v;
+			else
+				refused_process(ag, (pid_t)v);
 		}
 		closedir(d);
 	}
@@ -316,19 +625,30 @@ is_agent_home(const char *dir)
 	return true;
 }
 
-/* Walks up from path (a file or a directory) to the first agent home; NULL if none. */
+/*
+ * Walks up from path (a file or a directory of process pid) to the first
+ * agent home: returns it resolved when it is trusted, else NULL (a refused
+ * one is logged, and the walk stops there).
+ */
 static char *
-home_walk_up(const char *path)
+home_walk_up(struct agent *ag, const char *path, pid_t pid)
 {
 	char buf[PATH_MAX];
 
 	if (path[0] != '/' || util_strlcpy(buf, path, sizeof(buf)) >= sizeof(buf))
 		return NULL;
 	for (int i = 0; i < HOME_WALK_MAX; i++) {
-		char *slash;
+		char *slash, *real, *cause;
 
-		if (is_agent_home(buf))
-			return xstrdup(buf);
+		if (is_agent_home(buf)) {
+			char src[64];
+
+			if (home_trusted(buf, &real, &cause) == 0)
+				return real;
+			snprintf(src, sizeof(src), "found from pid %d", (int)pid);
+			refused_home(ag, buf, src, cause);
+			return NULL;
+		}
 		slash = strrchr(buf, '/');
 		if (slash == NULL || slash == buf)
 			break;
@@ -345,7 +665,7 @@ home_walk_up(const char *path)
  * (startup.sh starts it from the home).
  */
 static char *
-home_from_pid(pid_t pid)
+home_from_pid(struct agent *ag, pid_t pid)
 {
 	char path[64], target[PATH_MAX], cwd[PATH_MAX], args[CMDLINE_MAX];
 	char *home;
@@ -355,7 +675,7 @@ home_from_pid(pid_t pid)
 	n = readlink(path, target, sizeof(target) - 1);
 	if (n > 0) {
 		target[n] = '\0';
-		if ((home = home_walk_up(target)) != NULL)
+		if ((home = home_walk_up(ag, target, pid)) != NULL)
 			return home;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
@@ -365,27 +685,50 @@ home_from_pid(pid_t pid)
 	n = read_small(path, args, sizeof(args));
 	for (const char *p = args; n > 0 && p < args + n; p += strlen(p) + 1) {
 		if (p[0] == '/') {
-			home = home_walk_up(p);
+			home = home_walk_up(ag, p, pid);
 		} else if (strchr(p, '/') != NULL && cwd[0] == '/') {
 			if (snprintf(target, sizeof(target), "%s/%s", cwd, p) >=
 			    (int)sizeof(target))
 				continue;
-			home = home_walk_up(target);
+			home = home_walk_up(ag, target, pid);
 		} else {
 			continue;
 		}
 		if (home != NULL)
 			return home;
 	}
-	return cwd[0] == '/' ? home_walk_up(cwd) : NULL;
+	return cwd[0] == '/' ? home_walk_up(ag, cwd, pid) : NULL;
+}
+
+static bool
+home_configured(const struct config *cfg)
+{
+	return cfg->agent_home != NULL && cfg->agent_home[0] != '\0';
 }
 
 const char *
 agent_home(const struct agent *ag)
 {
-	if (ag->cfg->agent_home != NULL && ag->cfg->agent_home[0] != '\0')
-		return ag->cfg->agent_home;
+	/* A configured home that was refused is not replaced by another: it was the admin's choice. */
+	if (home_configured(ag->cfg))
+		return ag->home_cfg;
 	return ag->home_found;
+}
+
+/* Takes `[agent] home` when it passes the trust rule; a refused one is logged. */
+static void
+agent_load_cfg_home(struct agent *ag)
+{
+	char *real = NULL, *cause = NULL;
+
+	free(ag->home_cfg);
+	ag->home_cfg = NULL;
+	if (!home_configured(ag->cfg))
+		return;
+	if (home_trusted(ag->cfg->agent_home, &real, &cause) == 0)
+		ag->home_cfg = real;
+	else
+		refused_home(ag, ag->cfg->agent_home, "configured", cause);
 }
 
 static void
@@ -416,12 +759,23 @@ int
 agent_set_known_home(struct agent *ag, const char *home)
 {
 	char esc[256];
+	char *real = NULL, *cause = NULL;
+	int rc;
 
 	if (home == NULL || home[0] != '/' || !is_agent_home(home))
 		return -EINVAL;
-	if (agent_home(ag) != NULL)
-		return strcmp(agent_home(ag), home) == 0 ? 0 : -EEXIST;
-	ag->home_found = xstrdup(home);
+	if (home_configured(ag->cfg))
+		return ag->home_cfg != NULL && strcmp(ag->home_cfg, home) == 0 ? 0 : -EEXIST;
+	if (home_trusted(home, &real, &cause) != 0) {
+		refused_home(ag, home, "remembered", cause);
+		return -EPERM;
+	}
+	if (ag->home_found != NULL) {
+		rc = strcmp(ag->home_found, real) == 0 ? 0 : -EEXIST;
+		free(real);
+		return rc;
+	}
+	ag->home_found = real;
 	ag->home_from_process = false;
 	log_info("agent home %s (remembered)", log_escape(home, -1, esc, sizeof(esc)));
 	agent_read_gprop(ag);
@@ -546,15 +900,16 @@ agent_adopt(struct agent *ag, pid_t pid)
 	ag->since_wall_ms = util_wall_ms();
 	pidwatch_start(ag);
 	/* Comm and pidfd raced the process's exit: make sure the pidfd is for a live agent. */
-	if (ag->pw != NULL && !pid_is_agent(pid, ag->name, false) &&
-	    !pid_is_agent(pid, ag->name, true)) {
+	if (ag->pw != NULL &&
+	    ((!pid_is_agent(pid, ag->name, false) && !pid_is_agent(pid, ag->name, true)) ||
+	        !agent_process_trusted(pid))) {
 		pidwatch_stop(ag);
 		ag->state = AGENT_DEAD;
 		ag->pid = 0;
 		return;
 	}
-	if (ag->cfg->agent_home == NULL || ag->cfg->agent_home[0] == '\0') {
-		char *home = home_from_pid(pid);
+	if (!home_configured(ag->cfg)) {
+		char *home = home_from_pid(ag, pid);
 
 		if (home != NULL && (ag->home_found == NULL || strcmp(home, ag->home_found) != 0)) {
 			free(ag->home_found);
@@ -588,7 +943,7 @@ agent_rescan(struct agent *ag)
 			return;
 		agent_set_dead(ag);
 	}
-	pid = scan_proc(ag->name);
+	pid = scan_proc(ag);
 	if (pid > 0)
 		agent_adopt(ag, pid);
 	else
@@ -634,6 +989,7 @@ agent_new(uv_loop_t *loop, const struct config *cfg, const struct credentials *c
 	LIST_INIT(&ag->draining);
 	gprop_init(&ag->gprop);
 	ag->gprop_rc = -ENOENT;
+	agent_load_cfg_home(ag);
 	*out = ag;
 	return 0;
 }
@@ -652,9 +1008,17 @@ agent_reconfigure(struct agent *ag, const struct config *cfg, const struct crede
 	    ? cfg->agent_process
 	    : "linuxmain";
 	bool rescan = strcmp(name, ag->name) != 0;
+	char *old_home = agent_home(ag) != NULL ? xstrdup(agent_home(ag)) : NULL;
+	bool home_changed;
 
 	ag->cfg = cfg;
 	ag->creds = creds;
+	/* A reload re-checks a configured home, and says again why one is refused. */
+	refused_forget(ag);
+	agent_load_cfg_home(ag);
+	home_changed = (old_home == NULL) != (agent_home(ag) == NULL) ||
+	    (old_home != NULL && strcmp(old_home, agent_home(ag)) != 0);
+	free(old_home);
 	if (rescan) {
 		util_strlcpy(ag->name, name, sizeof(ag->name));
 		pidwatch_stop(ag);
@@ -666,6 +1030,8 @@ agent_reconfigure(struct agent *ag, const struct config *cfg, const struct crede
 	ag->gprop_read = false; /* the home may have changed */
 	if (rescan && !ag->closing)
 		agent_rescan(ag);
+	if (home_changed && !ag->closing)
+		observer_changed(&ag->obs, OBS_AGENT);
 }
 
 enum agent_state
@@ -1044,6 +1410,43 @@ build_answers(const struct agent *ag, size_t *lenp)
 	return buf;
 }
 
+/*
+ * Checks the home (resolved, so it must still resolve to itself) and the
+ * program about to run from it. A home that fails is forgotten (logged, and
+ * the daemon no longer stores it): -EPERM.
+ */
+static int
+restart_recheck(struct agent *ag, const char *home, const char *prog)
+{
+	char esc[PATH_MAX];
+	char *real = NULL, *cause = NULL;
+	int rc;
+
+	rc = home_trusted(home, &real, &cause);
+	if (rc == 0 && strcmp(real, home) != 0) {
+		cause = xasprintf("it now resolves to %s", log_escape(real, -1, esc, sizeof(esc)));
+		rc = -EPERM;
+	}
+	if (rc == 0)
+		rc = program_trusted(real, prog, &cause);
+	free(real);
+	if (rc == 0)
+		return 0;
+	log_warnx("not restarting the agent: home %s refused: %s",
+	    log_escape(home, -1, esc, sizeof(esc)), cause);
+	free(cause);
+	if (home == ag->home_cfg) {
+		free(ag->home_cfg);
+		ag->home_cfg = NULL;
+	} else {
+		free(ag->home_found);
+		ag->home_found = NULL;
+	}
+	ag->gprop_read = false;
+	observer_changed(&ag->obs, OBS_AGENT);
+	return -EPERM;
+}
+
 int
 agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 {
@@ -1053,11 +1456,11 @@ agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 	char startup[PATH_MAX];
 	char *def_argv[2] = {startup, NULL};
 	char **argv = def_argv;
-	const char *home = agent_home(ag);
+	const char *home;
 	uv_process_options_t opt = {0};
 	uv_stdio_container_t stdio[3];
 	struct restart *rs;
-	char esc[256];
+	char esc[256], esc_cwd[PATH_MAX];
 	uv_buf_t wb;
 	int rc;
 
@@ -1067,6 +1470,7 @@ agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 	agent_rescan(ag);
 	if (ag->state == AGENT_RUNNING)
 		return -EBUSY;
+	home = agent_home(ag); /* after the rescan, which may learn it */
 	if (ag->cfg->restart_argc > 0) {
 		/* uv_spawn only reads it. */
 		argv = (char **)ag->cfg->restart_argv;
@@ -1077,6 +1481,13 @@ agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 		    (int)sizeof(startup))
 			return -ENAMETOOLONG;
 	}
+
+	/*
+	 * Time of check to time of use: the home was checked when it was taken;
+	 * check it, and what will run from it, again right before the spawn.
+	 */
+	if (home != NULL && (rc = restart_recheck(ag, home, argv[0])) != 0)
+		return rc;
 
 	rs = xcalloc(1, sizeof(*rs));
 	rs->ag = ag;
@@ -1131,7 +1542,8 @@ agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 	ag->rs = rs;
 	ag->restarts++;
 	log_info("restarting the agent: %s (pid %d, cwd %s)",
-	    log_escape(argv[0], -1, esc, sizeof(esc)), (int)rs->pid, opt.cwd);
+	    log_escape(argv[0], -1, esc, sizeof(esc)), (int)rs->pid,
+	    log_escape(opt.cwd, -1, esc_cwd, sizeof(esc_cwd)));
 
 	rs->answers = build_answers(ag, &rs->answers_len);
 	wb = uv_buf_init(rs->answers, (unsigned)rs->answers_len);

@@ -6,6 +6,10 @@
  * only while it is dead - by running the restart command with the answers on
  * stdin. The daemon's policy decides when; this module only does and reports
  * (observer_changed(OBS_AGENT) on every change).
+ *
+ * smsguard runs as root, so only a process of its own user is the agent, and
+ * only a home that nobody but root or that user can change is used (the rule
+ * is spelled out at agent_home_trusted()); refusals are logged once each.
  */
 #ifndef SMSGUARD_AGENT_H
 #define SMSGUARD_AGENT_H
@@ -51,18 +55,34 @@ int64_t agent_since_wall_ms(const struct agent *ag);
 bool agent_uses_pidfd(const struct agent *ag);
 
 /*
- * The agent's home directory: `[agent] home`, else the one found from the
- * running process, else the one given to agent_set_known_home(); NULL when
- * none is known. The daemon stores it in state.json so a dead agent can be
- * started after a reboot.
+ * The agent's home directory, resolved (no symlinks) and trusted: `[agent]
+ * home`, else the one found from the running process, else the one given to
+ * agent_set_known_home(); NULL when none is known or the configured one was
+ * refused (another is then not used in its place). The daemon stores it in
+ * state.json so a dead agent can be started after a reboot.
  */
 const char *agent_home(const struct agent *ag);
 /*
  * A home remembered from an earlier run. Taken only when it still looks like
- * an agent home (startup.sh and agent/config/ in it) and nothing better is
- * known. Returns 0, -EINVAL (not an agent home) or -EEXIST (one is known).
+ * an agent home (startup.sh and agent/config/ in it), is trusted, and nothing
+ * better is known. Returns 0, -EINVAL (not an agent home), -EPERM (not
+ * trusted: logged) or -EEXIST (one is known or configured).
  */
 int agent_set_known_home(struct agent *ag, const char *home);
+
+/*
+ * Whether home may be used, as root, to run startup.sh from: after realpath,
+ * the home and every directory above it up to / is owned by root or by
+ * smsguard's effective uid; the home is not writable by group or others; an
+ * ancestor is writable by group or others only when sticky (like /tmp);
+ * startup.sh, when present, is a regular file (not a symlink) owned by root
+ * or that uid and not writable by group or others. Returns 0, -EPERM or the
+ * errno of a failed lookup, with *cause (may be NULL; the caller frees it)
+ * saying which path failed and why, escaped for the log.
+ */
+int agent_home_trusted(const char *home, char **cause);
+/* Whether pid's real uid is smsguard's effective uid (only then is it the agent). */
+bool agent_process_trusted(pid_t pid);
 
 /*
  * Copies the agent's g-property.cfg settings (re-read when the agent appears,
@@ -81,8 +101,10 @@ int agent_autorecovery(struct agent *ag, struct gprop *out);
  * when it runs again, else a negative errno: -ETIMEDOUT (the command hung),
  * -EIO (it failed), -ESRCH (it exited 0 but no agent appeared). Refused at
  * once (cb not called) with -EBUSY while the agent runs or a restart is under
- * way, -ENOENT without a home or command, or the uv_spawn error. cb is not
- * called after agent_close().
+ * way, -ENOENT without a home or command, -EPERM when the home (or a program
+ * in it) no longer passes agent_home_trusted()'s rule, checked again right
+ * before the spawn (the home is then forgotten), or the uv_spawn error. cb
+ * is not called after agent_close().
  */
 int agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg);
 bool agent_restarting(const struct agent *ag);
