@@ -1,4 +1,6 @@
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -190,6 +192,33 @@ util_trim(char *s)
 	while (e > s && isspace((unsigned char)e[-1]))
 		*--e = '\0';
 	return s;
+}
+
+int
+util_cloexec_from(int lowfd)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *de;
+	int dfd, fd, flags;
+
+	if (dir == NULL)
+		return -errno;
+	dfd = dirfd(dir);
+	while ((de = readdir(dir)) != NULL) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (*end != '\0' || end == de->d_name || v < lowfd || v > INT32_MAX)
+			continue;
+		fd = (int)v;
+		if (fd == dfd)
+			continue;
+		flags = fcntl(fd, F_GETFD);
+		if (flags != -1 && !(flags & FD_CLOEXEC))
+			fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+	}
+	closedir(dir);
+	return 0;
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

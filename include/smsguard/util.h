@@ -37,6 +37,13 @@ void util_wipe(void *p, size_t n);
 /* Trims leading and trailing white space in place; returns s. */
 char *util_trim(char *s);
 
+/*
+ * Marks every open descriptor >= lowfd close-on-exec, so a program we start
+ * inherits none of ours (libraries open some without O_CLOEXEC). Returns 0
+ * or a negative errno when /proc/self/fd cannot be read.
+ */
+int util_cloexec_from(int lowfd);
+
 /* Uniform random in [0, n) from a non-crypto PRNG seeded once at start. */
 uint32_t util_random(uint32_t n);
 void util_random_seed(uint64_t seed);

@@ -1,0 +1,132 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "smsguard/log.h"
+#include "smsguard/task.h"
+#include "smsguard/util.h"
+
+static void
+test_durations_take_every_unit_and_combinations(void **state)
+{
+	uint64_t ms;
+
+	assert_int_equal(util_parse_duration_ms("500ms", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(util_parse_duration_ms("2s", &ms), 0);
+	assert_int_equal(ms, 2000);
+	assert_int_equal(util_parse_duration_ms("5m", &ms), 0);
+	assert_int_equal(ms, 300000);
+	assert_int_equal(util_parse_duration_ms("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(util_parse_duration_ms("1m30s", &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(util_parse_duration_ms(" 15 ", &ms), 0);
+	assert_int_equal(ms, 15000);
+}
+
+static void
+test_bad_durations_are_refused(void **state)
+{
+	uint64_t ms;
+
+	assert_int_equal(util_parse_duration_ms("", &ms), -EINVAL);
+	assert_int_equal(util_parse_duration_ms("fast", &ms), -EINVAL);
+	assert_int_equal(util_parse_duration_ms("5x", &ms), -EINVAL);
+	assert_int_equal(util_parse_duration_ms("1m30", &ms), -EINVAL);
+	assert_int_equal(util_parse_duration_ms("-1s", &ms), -EINVAL);
+	assert_int_equal(util_parse_duration_ms("2 s", &ms), -EINVAL);
+	assert_int_equal(util_parse_duration_ms("99999999999999999999s", &ms), -ERANGE);
+	assert_int_equal(util_parse_duration_ms(NULL, &ms), -EINVAL);
+}
+
+static void
+test_durations_format_for_people(void **state)
+{
+	char buf[32];
+
+	assert_string_equal(util_format_duration(250, buf, sizeof(buf)), "250ms");
+	assert_string_equal(util_format_duration(3723000, buf, sizeof(buf)), "1h2m3s");
+	assert_string_equal(util_format_duration(86400000, buf, sizeof(buf)), "1d");
+}
+
+static void
+test_strlcpy_truncates_and_terminates(void **state)
+{
+	char buf[4];
+
+	assert_int_equal(util_strlcpy(buf, "abcdef", sizeof(buf)), 6);
+	assert_string_equal(buf, "abc");
+}
+
+static void
+test_log_escape_makes_untrusted_text_safe(void **state)
+{
+	char out[64];
+
+	assert_string_equal(
+	    log_escape("a\"b\\c\n\x1b[31m", -1, out, sizeof(out)), "a\\\"b\\\\c\\n\\x1b[31m");
+	assert_string_equal(log_escape("0123456789abcdef", -1, out, 10), "012345...");
+	assert_string_equal(log_escape(NULL, -1, out, sizeof(out)), "(null)");
+}
+
+static void
+test_cloexec_from_marks_every_inherited_descriptor(void **state)
+{
+	int fds[2];
+
+	assert_int_equal(pipe(fds), 0);
+	assert_false(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(util_cloexec_from(3), 0);
+	assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(fds[1], F_GETFD) & FD_CLOEXEC);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void
+test_network_codes_are_exactly_the_documented_eight(void **state)
+{
+	static const char *const net[] = {"SMS.0807", "SMS.1807", "SMS.2802", "SMS.3802",
+	    "SMS.3805", "SMS.3806", "SMS.2805", "SMS.2806"};
+
+	for (size_t i = 0; i < nitems(net); i++)
+		assert_true(task_error_is_network(net[i]));
+	assert_false(task_error_is_network("SMS.3803"));
+	assert_false(task_error_is_network("SMS.9007"));
+	assert_false(task_error_is_network(NULL));
+	assert_non_null(task_error_meaning("SMS.2802"));
+}
+
+static void
+test_task_states_round_trip_and_unknown_is_kept_apart(void **state)
+{
+	for (int i = 1; i < TASK_STATE_COUNT; i++)
+		assert_int_equal(task_state_from_name(task_state_name((enum task_state)i)), i);
+	assert_int_equal(task_state_from_name("CUTOVER_READY"), TASK_UNKNOWN);
+	assert_true(task_state_is_active(TASK_RUNNING));
+	assert_false(task_state_is_active(TASK_MIGRATE_FAIL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_durations_take_every_unit_and_combinations),
+	    cmocka_unit_test(test_bad_durations_are_refused),
+	    cmocka_unit_test(test_durations_format_for_people),
+	    cmocka_unit_test(test_strlcpy_truncates_and_terminates),
+	    cmocka_unit_test(test_log_escape_makes_untrusted_text_safe),
+	    cmocka_unit_test(test_cloexec_from_marks_every_inherited_descriptor),
+	    cmocka_unit_test(test_network_codes_are_exactly_the_documented_eight),
+	    cmocka_unit_test(test_task_states_round_trip_and_unknown_is_kept_apart),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
