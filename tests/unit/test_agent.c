@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -568,6 +570,355 @@ test_agent_holding_the_output_pipes_does_not_stall_the_restart(void **state)
 	/* The teardown closes the agent with the pipes still held: nothing may leak. */
 }
 
+/* -- trust: whose process, whose home ---------------------------------------------------- */
+
+/* The smallest thing that looks like an agent home: startup.sh and agent/config/. */
+static void
+make_min_home(const char *dir)
+{
+	char path[PATH_MAX + 32];
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/agent", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/agent/config", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/startup.sh", dir);
+	write_file(path, "#!/bin/sh\nexit 0\n", 0755);
+}
+
+/* The number of times needle occurs in hay. */
+static int
+count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void
+timer_noop(uv_timer_t *t)
+{
+}
+
+/* Runs the loop for ms (several scans), for checks that something did NOT happen. */
+static void
+run_for(struct fixture *f, uint64_t ms)
+{
+	uv_timer_t t;
+	uint64_t start;
+
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, timer_noop, ms, 0);
+	uv_update_time(&f->loop);
+	start = uv_now(&f->loop);
+	while (uv_now(&f->loop) - start < ms)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* Starts the stand-in agent as uid/gid, returns its pid once it runs under its name. */
+static pid_t
+start_agent_as(struct fixture *f, uid_t uid, gid_t gid)
+{
+	char path[PATH_MAX + 64];
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		snprintf(path, sizeof(path), "%s/agent/bin/%s", f->home, f->name);
+		setsid();
+		if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0 ||
+		    chdir(f->home) != 0)
+			_exit(127);
+		execl(path, f->name, "1000", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) {
+		char p[64], comm[32] = "";
+		FILE *fp;
+
+		snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
+		fp = fopen(p, "r");
+		if (fp != NULL) {
+			(void)!fgets(comm, sizeof(comm), fp);
+			fclose(fp);
+		}
+		if (strncmp(comm, f->name, strlen(f->name)) == 0)
+			break;
+		usleep(1000);
+	}
+	return pid;
+}
+
+/* A pid whose real uid is not ours (pid 1 as a rule), else 0. */
+static pid_t
+foreign_pid(void)
+{
+	char path[64], buf[4096];
+
+	for (pid_t pid = 1; pid < 4096; pid++) {
+		FILE *fp;
+		const char *p;
+		size_t n;
+		unsigned long uid;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		buf[n] = '\0';
+		fclose(fp);
+		p = strstr(buf, "\nUid:");
+		if (p != NULL && sscanf(p + 5, "%lu", &uid) == 1 && uid != (unsigned long)geteuid())
+			return pid;
+	}
+	return 0;
+}
+
+static void
+test_agent_run_by_another_user_is_not_adopted(void **state)
+{
+	struct fixture *f = *state;
+	struct passwd *nobody = getpwnam("nobody");
+	char want[64];
+	pid_t pid;
+	char *log;
+
+	assert_true(agent_process_trusted(getpid()));
+	if (geteuid() != 0) {
+		/* Only root can start a process as someone else: check a process that is not ours. */
+		pid = foreign_pid();
+		if (pid != 0)
+			assert_false(agent_process_trusted(pid));
+		assert_int_equal(agent_start(f->ag), 0);
+		assert_int_equal(agent_state(f->ag), AGENT_DEAD);
+		return;
+	}
+	assert_non_null(nobody);
+	chmod(f->home, 0755); /* nobody may run the copy of sleep in it */
+	pid = start_agent_as(f, nobody->pw_uid, nobody->pw_gid);
+	assert_false(agent_process_trusted(pid));
+	log_capture(f);
+	assert_int_equal(agent_start(f->ag), 0);
+	run_for(f, 5 * f->cfg.probe_interval_ms);
+	log = log_stop(f);
+	assert_int_equal(agent_state(f->ag), AGENT_DEAD);
+	assert_int_equal(agent_pid(f->ag), 0);
+	assert_null(agent_home(f->ag));
+	snprintf(want, sizeof(want), "ignoring %s pid %d: run by uid %lu", f->name, (int)pid,
+	    (unsigned long)nobody->pw_uid);
+	assert_int_equal(count_of(log, want), 1); /* said once, not at every scan */
+	assert_int_equal(agent_restart(f->ag, on_restart, f), -ENOENT);
+}
+
+static void
+test_proper_home_is_accepted(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL;
+
+	/* mkdtemp: 0700 and ours, under a root-owned sticky /tmp (or $TMPDIR). */
+	assert_int_equal(agent_home_trusted(f->home, &cause), 0);
+	assert_null(cause);
+	agent_start(f->ag);
+	assert_int_equal(agent_set_known_home(f->ag, f->home), 0);
+	assert_string_equal(agent_home(f->ag), f->home);
+}
+
+static void
+test_group_or_world_writable_home_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL;
+
+	agent_start(f->ag);
+	chmod(f->home, 0775);
+	assert_int_equal(agent_home_trusted(f->home, &cause), -EPERM);
+	assert_non_null(strstr(cause, "is writable by group or others"));
+	free(cause);
+	assert_int_equal(agent_set_known_home(f->ag, f->home), -EPERM);
+	chmod(f->home, 0757);
+	assert_int_equal(agent_set_known_home(f->ag, f->home), -EPERM);
+	/* Sticky is no excuse for the home itself: others could add to it. */
+	chmod(f->home, 01777);
+	assert_int_equal(agent_set_known_home(f->ag, f->home), -EPERM);
+	assert_null(agent_home(f->ag));
+}
+
+static void
+test_home_under_a_writable_ancestor_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char outer[PATH_MAX + 16], inner[PATH_MAX + 32];
+	char *cause = NULL;
+
+	snprintf(outer, sizeof(outer), "%s/outer", f->home);
+	snprintf(inner, sizeof(inner), "%s/SMS-Agent", outer);
+	assert_int_equal(mkdir(outer, 0755), 0);
+	make_min_home(inner);
+	/* Anyone may rename SMS-Agent away and put their own in its place. */
+	chmod(outer, 0777);
+	assert_int_equal(agent_home_trusted(inner, &cause), -EPERM);
+	assert_non_null(strstr(cause, "outer is writable by group or others and not sticky"));
+	free(cause);
+	agent_start(f->ag);
+	assert_int_equal(agent_set_known_home(f->ag, inner), -EPERM);
+	assert_null(agent_home(f->ag));
+}
+
+static void
+test_home_under_a_sticky_ancestor_of_ours_is_accepted(void **state)
+{
+	struct fixture *f = *state;
+	char outer[PATH_MAX + 16], inner[PATH_MAX + 32];
+
+	snprintf(outer, sizeof(outer), "%s/outer", f->home);
+	snprintf(inner, sizeof(inner), "%s/SMS-Agent", outer);
+	assert_int_equal(mkdir(outer, 0755), 0);
+	make_min_home(inner);
+	/* Like /tmp: others may add entries, but not rename the home, which is ours. */
+	chmod(outer, 01777);
+	assert_int_equal(agent_home_trusted(inner, NULL), 0);
+}
+
+static void
+test_home_under_an_ancestor_owned_by_another_user_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct passwd *nobody = getpwnam("nobody");
+	char outer[PATH_MAX + 16], inner[PATH_MAX + 32];
+	char *cause = NULL;
+
+	snprintf(outer, sizeof(outer), "%s/outer", f->home);
+	snprintf(inner, sizeof(inner), "%s/SMS-Agent", outer);
+	assert_int_equal(mkdir(outer, 0755), 0);
+	make_min_home(inner);
+	if (geteuid() == 0 && nobody != NULL) {
+		/* The owner of a directory may rename anything in it, sticky or not. */
+		assert_int_equal(chown(outer, nobody->pw_uid, nobody->pw_gid), 0);
+		chmod(outer, 01777);
+		assert_int_equal(agent_home_trusted(inner, &cause), -EPERM);
+		assert_non_null(strstr(cause, "outer is owned by uid"));
+	} else {
+		/* Not root: no chown; a group-writable ancestor that is not sticky fails the same way. */
+		chmod(outer, 0775);
+		assert_int_equal(agent_home_trusted(inner, &cause), -EPERM);
+		assert_non_null(strstr(cause, "outer is writable by group or others"));
+	}
+	free(cause);
+}
+
+static void
+test_symlinked_startup_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + 32], real[PATH_MAX + 32];
+	char *cause = NULL;
+
+	snprintf(path, sizeof(path), "%s/startup.sh", f->home);
+	snprintf(real, sizeof(real), "%s/real.sh", f->home);
+	assert_int_equal(rename(path, real), 0);
+	assert_int_equal(symlink(real, path), 0);
+	assert_int_equal(agent_home_trusted(f->home, &cause), -EPERM);
+	assert_non_null(strstr(cause, "startup.sh is a symbolic link"));
+	free(cause);
+	agent_start(f->ag);
+	assert_int_equal(agent_set_known_home(f->ag, f->home), -EPERM);
+}
+
+static void
+test_writable_startup_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + 32];
+	char *cause = NULL;
+
+	snprintf(path, sizeof(path), "%s/startup.sh", f->home);
+	chmod(path, 0777);
+	assert_int_equal(agent_home_trusted(f->home, &cause), -EPERM);
+	assert_non_null(strstr(cause, "startup.sh is writable by group or others"));
+	free(cause);
+}
+
+static void
+test_home_of_a_running_agent_is_not_taken_when_untrusted(void **state)
+{
+	struct fixture *f = *state;
+	char *log;
+
+	chmod(f->home, 0777);
+	start_agent(f);
+	log_capture(f);
+	assert_int_equal(agent_start(f->ag), 0);
+	log = log_stop(f);
+	/* Our own process: still watched, but nothing will be run from its home. */
+	assert_int_equal(agent_state(f->ag), AGENT_RUNNING);
+	assert_null(agent_home(f->ag));
+	assert_int_equal(count_of(log, "refusing agent home"), 1);
+	assert_non_null(strstr(log, "is writable by group or others"));
+}
+
+static void
+test_configured_home_that_fails_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *log;
+
+	chmod(f->home, 0777);
+	f->cfg.agent_home = f->home;
+	log_capture(f);
+	agent_reconfigure(f->ag, &f->cfg, &f->creds);
+	log = log_stop(f);
+	assert_non_null(strstr(log, "(configured): "));
+	assert_null(agent_home(f->ag));
+	agent_start(f->ag);
+	assert_int_equal(agent_restart(f->ag, on_restart, f), -ENOENT);
+	/* Fixed and reloaded: taken. */
+	chmod(f->home, 0700);
+	agent_reconfigure(f->ag, &f->cfg, &f->creds);
+	assert_string_equal(agent_home(f->ag), f->home);
+}
+
+static void
+test_restart_checks_the_home_again_right_before_running(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + 32];
+
+	agent_start(f->ag);
+	assert_int_equal(agent_set_known_home(f->ag, f->home), 0);
+	chmod(f->home, 0777); /* changed after the home was taken */
+	assert_int_equal(agent_restart(f->ag, on_restart, f), -EPERM);
+	assert_false(agent_restarting(f->ag));
+	assert_null(agent_home(f->ag)); /* forgotten, so the daemon no longer stores it */
+	snprintf(path, sizeof(path), "%s/answers.txt", f->home);
+	assert_int_equal(access(path, F_OK), -1); /* startup.sh never ran */
+}
+
+static void
+test_restart_program_in_the_home_is_checked_like_startup(void **state)
+{
+	struct fixture *f = *state;
+	char *argv[] = {"./bin/restart.sh", NULL};
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/bin", f->home);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/bin/restart.sh", f->home);
+	write_file(path, "#!/bin/sh\ntouch ran\n", 0775);
+	memcpy(f->cfg.restart_argv, argv, sizeof(argv));
+	f->cfg.restart_argc = 1;
+	agent_start(f->ag);
+	assert_int_equal(agent_set_known_home(f->ag, f->home), 0);
+	assert_int_equal(agent_restart(f->ag, on_restart, f), -EPERM);
+	snprintf(path, sizeof(path), "%s/ran", f->home);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 static void
 test_status_json_reports_restarts_and_autorecovery(void **state)
 {
@@ -627,6 +978,27 @@ main(void)
 	        test_agent_holding_the_output_pipes_does_not_stall_the_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_status_json_reports_restarts_and_autorecovery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_agent_run_by_another_user_is_not_adopted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_proper_home_is_accepted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_group_or_world_writable_home_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_home_under_a_writable_ancestor_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_home_under_a_sticky_ancestor_of_ours_is_accepted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_home_under_an_ancestor_owned_by_another_user_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlinked_startup_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writable_startup_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_home_of_a_running_agent_is_not_taken_when_untrusted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_configured_home_that_fails_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_restart_checks_the_home_again_right_before_running, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_restart_program_in_the_home_is_checked_like_startup, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
