@@ -8,6 +8,7 @@ dropped ports use a network namespace with an nft DROP rule. Without root a drop
 listener whose queue is full, and the agent scenarios are skipped.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -385,6 +386,60 @@ def _(ctx):
                  timeout=5, what="last_restart in status")
     check(a["last_restart"]["result"] == "timeout", f"last_restart {a['last_restart']}")
     d.stop()
+    no_secrets(d)
+
+
+def planted_home(ctx, owner):
+    """A home anyone could plant: startup.sh (leaves a mark when run) and a linuxmain, all owner's."""
+    home = tempfile.mkdtemp(prefix="sgplant-", dir="/tmp")
+    ctx.cleanups.append(lambda: shutil.rmtree(home, ignore_errors=True))
+    os.chmod(home, 0o755)
+    os.makedirs(os.path.join(home, "agent", "config"))
+    os.makedirs(os.path.join(home, "agent", "bin"))
+    startup = os.path.join(home, "startup.sh")
+    with open(startup, "w") as f:
+        f.write("#!/bin/sh\n{ id; cat; } > %s/ran\n" % home)
+    os.chmod(startup, 0o755)
+    shutil.copy(shutil.which("sleep"), os.path.join(home, "agent", "bin", "linuxmain"))
+    for root, dirs, files in os.walk(home):
+        for n in dirs + files:
+            os.chown(os.path.join(root, n), owner.pw_uid, owner.pw_gid)
+    os.chown(home, owner.pw_uid, owner.pw_gid)
+    return home
+
+
+@scenario("a linuxmain run by another user from its own home is never adopted, nor restarted")
+def _(ctx):
+    import pwd
+    sim, agent, d = agent_setup(ctx, restart="when-dead")  # the real agent stays stopped
+    nobody = pwd.getpwnam("nobody")
+    home = planted_home(ctx, nobody)
+    planted = subprocess.Popen([os.path.join(home, "agent", "bin", "linuxmain"), "1000"],
+                               cwd=home, user=nobody.pw_uid, group=nobody.pw_gid,
+                               extra_groups=[], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctx.cleanups.append(lambda: planted.poll() is None and (planted.kill(), planted.wait()))
+    wait_for(lambda: open(f"/proc/{planted.pid}/comm").read().strip() == "linuxmain",
+             timeout=5, what="the planted linuxmain running")
+    d.start()
+    why = f"ignoring linuxmain pid {planted.pid}: run by uid {nobody.pw_uid}"
+    d.wait_log(why)
+    a = agent_status(d)
+    check(a["state"] == "dead", f"agent {a['state']!r} with only another user's linuxmain")
+    check(a["home"] is None, f"home {a['home']!r} taken from another user's process")
+    planted.kill()
+    planted.wait()
+    # The policy wants the dead agent restarted, and finds nothing it may run.
+    wait_for(lambda: "home is unknown" in (d.status().get("recovery") or {}).get("reason", ""),
+             timeout=20, what="recovery's reason: the agent's home is unknown")
+    a = agent_status(d)
+    check(a["restarts"] == 0 and a["last_restart"] is None, f"a restart was tried: {a}")
+    d.stop()
+    check(not os.path.exists(os.path.join(home, "ran")), "the planted startup.sh was run")
+    with open(os.path.join(d.state_dir, "state.json")) as f:
+        saved = json.load(f)
+    check("agent_home" not in saved, f"state.json remembers {saved.get('agent_home')!r}")
+    check(d.log().count(why) == 1, "the refusal was not logged exactly once")
     no_secrets(d)
 
 
