@@ -1525,6 +1525,11 @@ agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 	opt.flags = UV_PROCESS_DETACHED;
 	opt.stdio_count = 3;
 	opt.stdio = stdio;
+	/*
+	 * Libraries open descriptors without O_CLOEXEC (curl's resolver pairs):
+	 * none of ours may reach the agent, which lives on for the migration.
+	 */
+	util_cloexec_from(3);
 	rc = uv_spawn(ag->loop, &rs->proc, &opt);
 	if (rc != 0) {
 		log_warnx("cannot run %s: %s", log_escape(argv[0], -1, esc, sizeof(esc)),

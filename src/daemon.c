@@ -189,9 +189,13 @@ daemon_restore(struct daemon *d)
 	}
 	v = cJSON_GetObjectItemCaseSensitive(doc, "agent_home");
 	if (cJSON_IsString(v) && v->valuestring[0] == '/' && strlen(v->valuestring) < 4096 &&
-	    agent_set_known_home(d->agent, v->valuestring) == -EINVAL)
-		log_warnx(
-		    "the remembered agent home is no longer an agent home: %s", v->valuestring);
+	    agent_set_known_home(d->agent, v->valuestring) == -EINVAL) {
+		char esc[512];
+
+		/* An untrusted home (-EPERM) is explained by the agent module itself. */
+		log_warnx("the remembered agent home is no longer an agent home: %s",
+		    log_escape(v->valuestring, -1, esc, sizeof(esc)));
+	}
 	events_from_json(&d->events, cJSON_GetObjectItemCaseSensitive(doc, "events"));
 	v = cJSON_GetObjectItemCaseSensitive(doc, "cloud");
 	if (cJSON_IsObject(v))
