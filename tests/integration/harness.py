@@ -306,6 +306,10 @@ class Daemon:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        # SMSGUARD_KEEP=1 keeps the daemon's directory (config, state, log) for a post-mortem.
+        if os.environ.get("SMSGUARD_KEEP") == "1":
+            print(f"# kept {self.dir}", flush=True)
+            return
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -16,8 +16,12 @@ import tempfile
 import time
 
 import harness
-from harness import Fail, check, main, scenario, wait_for
-from simctl import Sim
+
+# A linuxmain of another run on this machine must not be taken for this suite's agent.
+harness.isolate_pids(__file__)
+
+from harness import Fail, check, main, scenario, wait_for  # noqa: E402
+from simctl import Sim  # noqa: E402
 
 POLL_S = 1.0
 

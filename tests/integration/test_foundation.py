@@ -9,7 +9,11 @@ import subprocess
 import time
 
 import harness
-from harness import Fail, Skip, check, ctl_raw, scenario, wait_for
+
+# A linuxmain of another run on this machine must not be taken for this suite's agent.
+harness.isolate_pids(__file__)
+
+from harness import Fail, Skip, check, ctl_raw, scenario, wait_for  # noqa: E402
 
 STATUS_KEYS = {
     "version", "health", "paused", "task", "target", "agent", "cloud", "recovery",
