@@ -1114,6 +1114,17 @@ restart_close(struct restart *rs, uv_handle_t *h)
 		uv_close(h, restart_close_cb);
 }
 
+/* Every handle of a restart; the struct goes with the last close callback. */
+static void
+restart_close_all(struct restart *rs)
+{
+	restart_close(rs, (uv_handle_t *)&rs->proc);
+	restart_close(rs, (uv_handle_t *)&rs->in);
+	restart_close(rs, (uv_handle_t *)&rs->out);
+	restart_close(rs, (uv_handle_t *)&rs->err);
+	restart_close(rs, (uv_handle_t *)&rs->timer);
+}
+
 /* Copies s into out (size outlen) with every secret replaced by "***". */
 static void
 mask_secrets(const struct restart *rs, const char *s, char *out, size_t outlen)
@@ -1536,11 +1547,7 @@ agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 		    uv_strerror(rc));
 		rs->finished = true;
 		rs->detached = true;
-		restart_close(rs, (uv_handle_t *)&rs->proc);
-		restart_close(rs, (uv_handle_t *)&rs->in);
-		restart_close(rs, (uv_handle_t *)&rs->out);
-		restart_close(rs, (uv_handle_t *)&rs->err);
-		restart_close(rs, (uv_handle_t *)&rs->timer);
+		restart_close_all(rs);
 		return rc;
 	}
 	rs->pid = rs->proc.pid;
@@ -1635,11 +1642,7 @@ agent_close(struct agent *ag, void (*cb)(void *arg), void *arg)
 		rs->detached = true;
 		rs->finished = true;
 		ag->rs = NULL;
-		restart_close(rs, (uv_handle_t *)&rs->proc);
-		restart_close(rs, (uv_handle_t *)&rs->in);
-		restart_close(rs, (uv_handle_t *)&rs->out);
-		restart_close(rs, (uv_handle_t *)&rs->err);
-		restart_close(rs, (uv_handle_t *)&rs->timer);
+		restart_close_all(rs);
 	}
 	while (!LIST_EMPTY(&ag->draining)) {
 		struct restart *rs = LIST_FIRST(&ag->draining);
