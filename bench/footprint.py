@@ -38,22 +38,13 @@ def proc_stats(pid):
     return st
 
 
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smsguard", default=os.path.join(HERE, "..", "build", "src", "smsguard"))
     ap.add_argument("--duration", type=int, default=60)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="smsguard-bench-")
-    ports = [free_port() for _ in range(3)]
+    ports = simctl.free_ports(3)
     procs = []
     try:
         sim = simctl.Sim(os.path.join(tmp, "sim"), ak=AK, sk=SK, tasks=[{

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -75,17 +74,9 @@ def event_seen(etype):
     return [e for e in json.loads(p.stdout)["events"] if e["type"] == etype]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 daemon = None
 status_code = 1
-p22, p8899, p8900 = free_port(), free_port(), free_port()
+p22, p8899, p8900 = simctl.free_ports(3)
 try:
     say("starting the SMS simulator (HTTPS, test CA), the target's ports and SMS-Agent")
     sim = simctl.Sim(os.path.join(tmp, "sim"), ak=AK, sk=SK, tasks=[{

@@ -32,6 +32,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.abspath(os.environ.get("SMSGUARD_SRCDIR", os.path.join(HERE, "..", "..")))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "sim"))
+from simctl import free_ports  # noqa: E402
 
 TEST_AK = "HPUATESTAK0123456789"
 TEST_SK = "testSecretKey0123456789abcdefghijklmnopq"
@@ -109,11 +110,7 @@ def pids_isolated():
 
 def free_port(addr="127.0.0.1"):
     """A port nothing listens on (bound, then released)."""
-    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
-    s.bind((addr, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_ports(1, addr)[0]
 
 
 def ini(sections):

@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -87,6 +88,19 @@ def _cleanup():
             o.stop()
         except Exception:
             pass
+
+
+def free_ports(n, addr="127.0.0.1"):
+    """n distinct ports nothing listens on: all bound at once, then released."""
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    socks = [socket.socket(family) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((addr, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_for(fn, timeout=10.0, interval=0.05, what=None):

@@ -20,7 +20,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import sdksign  # noqa: E402
-from simctl import FakeAgent, FakeTarget, Sim, wait_for  # noqa: E402
+from simctl import FakeAgent, FakeTarget, Sim, free_ports, wait_for  # noqa: E402
 
 EXAMPLE_DIRS = [d for d in (os.environ.get("SMSSIM_EXAMPLES"),
                              os.path.join(HERE, "..", "data", "examples"),
@@ -37,16 +37,6 @@ class Skip(Exception):
 def test(fn):
     TESTS.append(fn)
     return fn
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def sim(tasks=None, **kw):
