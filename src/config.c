@@ -1030,7 +1030,11 @@ fail_at(struct cfgctx *c, const char *what, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	if (what != NULL)
+	/* Line 0 would send a reader looking for a line that does not exist. */
+	if (c->lineno == 0)
+		c->err = xasprintf(
+		    "%s: %s%s%s", c->file, what != NULL ? what : "", what != NULL ? ": " : "", msg);
+	else if (what != NULL)
 		c->err = xasprintf("%s:%d: %s: %s", c->file, c->lineno, what, msg);
 	else
 		c->err = xasprintf("%s:%d: %s", c->file, c->lineno, msg);
@@ -1149,7 +1153,7 @@ cfg_reader(char *str, int num, void *stream)
 	if (n < 0) {
 		if (ferror(c->fp)) {
 			c->lineno++;
-			fail_at(c, NULL, "read error");
+			fail_at(c, NULL, "read error: %s", strerror(errno));
 		}
 		pending_finish(c);
 		return NULL;
@@ -1249,10 +1253,11 @@ cross_check(struct cfgctx *c)
 	char a[32], b[32];
 
 	if (cfg->poll_idle_ms < cfg->poll_ms) {
-		bool idle = c->seen_line[iidle] != 0;
+		/* The later of the two is the one that broke the pair. */
+		int i = c->seen_line[iidle] > c->seen_line[ipoll] ? iidle : ipoll;
 
-		c->lineno = c->seen_line[idle ? iidle : ipoll];
-		fail_at(c, idle ? "poll_idle" : "poll", "poll_idle (%s) is shorter than poll (%s)",
+		c->lineno = c->seen_line[i];
+		fail_at(c, keys[i].name, "poll_idle (%s) is shorter than poll (%s)",
 		    util_format_duration(cfg->poll_idle_ms, a, sizeof(a)),
 		    util_format_duration(cfg->poll_ms, b, sizeof(b)));
 	}
@@ -1367,6 +1372,7 @@ config_load_fp(FILE *fp, const char *name, struct config **out, char **cause)
 int
 config_load(const char *path, struct config **out, char **cause)
 {
+	struct stat st;
 	FILE *fp;
 	int rc;
 
@@ -1375,6 +1381,12 @@ config_load(const char *path, struct config **out, char **cause)
 		rc = -errno;
 		*cause = xasprintf("%s: %s", path, strerror(errno));
 		return rc;
+	}
+	/* Reading a directory fails at its "first line": say what it is instead. */
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		*cause = xasprintf("%s: %s", path, strerror(EISDIR));
+		return -EISDIR;
 	}
 	rc = config_load_fp(fp, path, out, cause);
 	fclose(fp);

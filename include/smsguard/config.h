@@ -110,7 +110,9 @@ struct config {
 /*
  * Parses and validates `path`. On success *out is a new config and 0 is
  * returned; on failure a negative errno and *cause = "FILE:LINE: key: reason"
- * (malloc'd, the caller frees).
+ * (malloc'd, the caller frees). A check of two keys names the line of the one
+ * set later. Only a file that cannot be opened at all has no line to name:
+ * then it is "FILE: reason".
  */
 int config_load(const char *path, struct config **out, char **cause);
 /* The same from an open stream; `name` stands for the file in messages and cfg->path. */

@@ -511,6 +511,19 @@ test_missing_file_names_it(void **state)
 }
 
 static void
+test_directory_is_named_as_such(void **state)
+{
+	struct config *cfg = NULL;
+	char *cause = NULL, *want = xasprintf("%s: Is a directory", tmpdir);
+
+	assert_int_equal(config_load(tmpdir, &cfg, &cause), -EISDIR);
+	assert_null(cfg);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+}
+
+static void
 test_config_free_null(void **state)
 {
 	config_free(NULL);
@@ -644,6 +657,12 @@ static const struct bad_case bad_cases[] = {
         "not an IP address or host name"},
     {"poll_idle_below_poll", "[task]\npoll = 10m\n", 2, "poll",
         "poll_idle (5m) is shorter than poll (10m)"},
+    {"poll_idle_below_default_poll", "[task]\npoll_idle = 10s\n", 2, "poll_idle",
+        "poll_idle (10s) is shorter than poll (30s)"},
+    {"poll_after_poll_idle", "[task]\npoll_idle = 10s\n# faster\npoll = 20s\n", 4, "poll",
+        "poll_idle (10s) is shorter than poll (20s)"},
+    {"poll_idle_after_poll", "[task]\npoll = 20s\n\npoll_idle = 10s\n", 4, "poll_idle",
+        "poll_idle (10s) is shorter than poll (20s)"},
     {"cloud_timeout_too_long", "[cloud]\ntimeout = 10m\n", 2, "timeout", "out of range"},
 };
 
@@ -923,6 +942,7 @@ main(void)
 	    cmocka_unit_test(test_boolean_spellings),
 	    cmocka_unit_test(test_load_from_memory_stream),
 	    cmocka_unit_test(test_missing_file_names_it),
+	    cmocka_unit_test(test_directory_is_named_as_such),
 	    cmocka_unit_test(test_config_free_null),
 	    cmocka_unit_test(test_credentials_0600_accepted),
 	    cmocka_unit_test(test_credentials_token_is_optional),
