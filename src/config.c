@@ -1087,6 +1087,9 @@ line_check(struct cfgctx *c, char *line)
 			fail_at(c, NULL, "[%s]: unknown section", esc(p + 1, q));
 			return false;
 		}
+		/* The default credentials path applies here when no key names one. */
+		if (strcmp(p + 1, "cloud") == 0 && c->cfg->cloud_line == 0)
+			c->cfg->cloud_line = c->lineno;
 		*end = ']';
 		c->prev_key[0] = '\0';
 		return true;
@@ -1356,6 +1359,8 @@ config_load_fp(FILE *fp, const char *name, struct config **out, char **cause)
 	}
 	if (c.err == NULL)
 		cross_check(&c);
+	/* Even an empty `credentials =` is the line that chose the path. */
+	c.cfg->credentials_line = c.seen_line[key_find("cloud", "credentials")];
 	free(c.buf);
 	for (size_t i = 0; i < nitems(keys); i++)
 		free(c.joined[i]);
@@ -1428,19 +1433,40 @@ secret_chars_ok(const char *s)
 
 /* Checks one secret; the reason never quotes it. */
 static const char *
-secret_reason(const char *v, size_t max)
+secret_reason(const char *v, size_t max, char buf[64])
 {
 	if (v[0] == '\0')
 		return "empty";
-	if (strlen(v) > max)
-		return "too long";
+	if (strlen(v) > max) {
+		snprintf(buf, 64, "too long (at most %zu characters)", max);
+		return buf;
+	}
 	if (!secret_chars_ok(v))
 		return "contains white space or non-printable characters";
 	return NULL;
 }
 
+/*
+ * The start of every message about the credentials but a bad line in their
+ * file: the configuration line that chose the file, then the file. See
+ * credentials_load in config.h for why the [cloud] line stands in.
+ */
+static char *
+creds_where(const struct config *cfg, const char *file)
+{
+	const char *dflt = cfg->credentials_line == 0 ? " (the default)" : "";
+	int line = cfg->credentials_line != 0 ? cfg->credentials_line : cfg->cloud_line;
+
+	if (cfg->path == NULL)
+		return xasprintf("credentials: %s%s", file, dflt);
+	if (line == 0)
+		return xasprintf("%s: credentials: %s%s", cfg->path, file, dflt);
+	return xasprintf("%s:%d: credentials: %s%s", cfg->path, line, file, dflt);
+}
+
+/* Lines of the file are reported at FILE:LINE; what is missing, at `where`. */
 static int
-creds_parse(const char *file, char *text, struct credentials *cr, char **cause)
+creds_parse(const char *where, const char *file, char *text, struct credentials *cr, char **cause)
 {
 	static const struct {
 		const char *name;
@@ -1456,7 +1482,7 @@ creds_parse(const char *file, char *text, struct credentials *cr, char **cause)
 
 	/* strtok_r would skip empty lines and lose the count. */
 	for (line = text; line != NULL; line = save) {
-		char *eq, *key, *val, **dst = NULL, q[QUOTE_MAX];
+		char *eq, *key, *val, **dst = NULL, q[QUOTE_MAX], rb[64];
 		const char *why;
 		size_t i;
 
@@ -1489,63 +1515,36 @@ creds_parse(const char *file, char *text, struct credentials *cr, char **cause)
 			*cause = xasprintf("%s:%d: %s: repeated key", file, lineno, key);
 			return -EINVAL;
 		}
-		if ((why = secret_reason(val, fields[i].max)) != NULL) {
+		if ((why = secret_reason(val, fields[i].max, rb)) != NULL) {
 			*cause = xasprintf("%s:%d: %s: %s", file, lineno, key, why);
 			return -EINVAL;
 		}
 		*dst = xstrdup(val);
 	}
 	if (cr->ak == NULL || cr->sk == NULL) {
-		*cause = xasprintf("%s: missing %s", file, cr->ak == NULL ? "ak" : "sk");
+		*cause = xasprintf("%s: missing %s (no %s= line)", where,
+		    cr->ak == NULL ? "ak" : "sk", cr->ak == NULL ? "ak" : "sk");
 		return -EINVAL;
 	}
 	return 0;
 }
 
+/* Reads the whole file into *out, which the caller wipes and frees. */
 static int
-creds_from_file(const char *file, int fd, struct credentials *cr, char **cause)
+creds_read(const char *where, int fd, char **out, char **cause)
 {
-	struct stat st;
-	char *buf = NULL;
+	char *buf = xmalloc(CREDS_FILE_MAX + 1);
 	size_t len = 0;
 	ssize_t n;
 	int rc = -EINVAL;
 
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		*cause = xasprintf("%s: %s", file, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*cause = xasprintf("%s: not a regular file", file);
-		goto fail;
-	}
-	if (st.st_uid != geteuid()) {
-		*cause = xasprintf("%s: owned by uid %u, not by uid %u that smsguard runs as", file,
-		    (unsigned)st.st_uid, (unsigned)geteuid());
-		rc = -EPERM;
-		goto fail;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		*cause =
-		    xasprintf("%s: permissions %04o are too open (group or others may use it); "
-		              "run chmod 600 %s",
-		        file, (unsigned)(st.st_mode & 07777), file);
-		rc = -EPERM;
-		goto fail;
-	}
-	if (st.st_size > CREDS_FILE_MAX) {
-		*cause = xasprintf("%s: too large (at most %d bytes)", file, CREDS_FILE_MAX);
-		goto fail;
-	}
-	buf = xmalloc(CREDS_FILE_MAX + 1);
 	while (len < CREDS_FILE_MAX + 1) {
 		n = read(fd, buf + len, CREDS_FILE_MAX + 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			rc = -errno;
-			*cause = xasprintf("%s: %s", file, strerror(errno));
+			*cause = xasprintf("%s: %s", where, strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
@@ -1553,25 +1552,65 @@ creds_from_file(const char *file, int fd, struct credentials *cr, char **cause)
 		len += (size_t)n;
 	}
 	if (len > CREDS_FILE_MAX) {
-		*cause = xasprintf("%s: too large (at most %d bytes)", file, CREDS_FILE_MAX);
+		*cause = xasprintf("%s: too large (at most %d bytes)", where, CREDS_FILE_MAX);
 		goto fail;
 	}
 	if (memchr(buf, '\0', len) != NULL) {
-		*cause = xasprintf("%s: contains a NUL byte", file);
+		*cause = xasprintf("%s: contains a NUL byte", where);
 		goto fail;
 	}
 	buf[len] = '\0';
-	rc = creds_parse(file, buf, cr, cause);
+	*out = buf;
+	return 0;
 fail:
-	if (buf != NULL) {
-		util_wipe(buf, CREDS_FILE_MAX + 1);
-		free(buf);
-	}
+	util_wipe(buf, CREDS_FILE_MAX + 1);
+	free(buf);
 	return rc;
 }
 
 static int
-creds_from_env(const char *file, struct credentials *cr, char **cause)
+creds_from_file(const char *where, const char *file, int fd, struct credentials *cr, char **cause)
+{
+	struct stat st;
+	char *buf;
+	int rc;
+
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		*cause = xasprintf("%s: %s", where, strerror(errno));
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*cause = xasprintf("%s: not a regular file", where);
+		return -EINVAL;
+	}
+	if (st.st_uid != geteuid()) {
+		*cause = xasprintf("%s: owned by uid %u, not by uid %u that smsguard runs as",
+		    where, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		*cause =
+		    xasprintf("%s: permissions %04o are too open (group or others may use it); "
+		              "run chmod 600 %s",
+		        where, (unsigned)(st.st_mode & 07777), file);
+		return -EPERM;
+	}
+	if (st.st_size > CREDS_FILE_MAX) {
+		*cause = xasprintf("%s: too large (at most %d bytes)", where, CREDS_FILE_MAX);
+		return -EINVAL;
+	}
+	if ((rc = creds_read(where, fd, &buf, cause)) != 0)
+		return rc;
+	rc = creds_parse(where, file, buf, cr, cause);
+	util_wipe(buf, CREDS_FILE_MAX + 1);
+	free(buf);
+	return rc;
+}
+
+/* Only when the file does not exist: `where` names it. */
+static int
+creds_from_env(const char *where, struct credentials *cr, char **cause)
 {
 	static const struct {
 		const char *var;
@@ -1586,22 +1625,24 @@ creds_from_env(const char *file, struct credentials *cr, char **cause)
 	const char *ak = getenv(vars[0].var), *sk = getenv(vars[1].var);
 
 	if ((ak == NULL || *ak == '\0') && (sk == NULL || *sk == '\0')) {
-		*cause = xasprintf("no credentials: %s does not exist and HUAWEICLOUD_SDK_AK / "
+		*cause = xasprintf("%s does not exist and HUAWEICLOUD_SDK_AK / "
 		                   "HUAWEICLOUD_SDK_SK are not set",
-		    file);
+		    where);
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < nitems(vars); i++) {
 		const char *v = getenv(vars[i].var), *why;
+		char rb[64];
 
 		if (v == NULL || *v == '\0') {
 			if (i == 2)
 				continue;
-			*cause = xasprintf("%s is set but %s is not", vars[1 - i].var, vars[i].var);
+			*cause = xasprintf("%s does not exist, and %s is set but %s is not", where,
+			    vars[1 - i].var, vars[i].var);
 			return -EINVAL;
 		}
-		if ((why = secret_reason(v, vars[i].max)) != NULL) {
-			*cause = xasprintf("%s: %s", vars[i].var, why);
+		if ((why = secret_reason(v, vars[i].max, rb)) != NULL) {
+			*cause = xasprintf("%s does not exist; %s: %s", where, vars[i].var, why);
 			return -EINVAL;
 		}
 		*(char **)(void *)((char *)cr + vars[i].off) = xstrdup(v);
@@ -1614,20 +1655,22 @@ credentials_load(const struct config *cfg, struct credentials **out, char **caus
 {
 	const char *file = cfg->credentials != NULL ? cfg->credentials : DEFAULT_CREDENTIALS;
 	struct credentials *cr = xcalloc(1, sizeof(*cr));
+	char *where = creds_where(cfg, file);
 	int fd, rc;
 
 	*out = NULL;
 	/* O_NONBLOCK: a FIFO planted at the path must not hang the daemon before fstat. */
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && !cfg->credentials_explicit) {
-		rc = creds_from_env(file, cr, cause);
+		rc = creds_from_env(where, cr, cause);
 	} else if (fd < 0) {
 		rc = -errno;
-		*cause = xasprintf("%s: %s", file, strerror(errno));
+		*cause = xasprintf("%s: %s", where, strerror(errno));
 	} else {
-		rc = creds_from_file(file, fd, cr, cause);
+		rc = creds_from_file(where, file, fd, cr, cause);
 		close(fd);
 	}
+	free(where);
 	if (rc != 0) {
 		credentials_free(cr);
 		return rc;

@@ -44,6 +44,12 @@ struct config {
 	 * instead of a fall-back to the SDK environment variables.
 	 */
 	bool credentials_explicit;
+	/*
+	 * Where credentials problems are reported (see credentials_load): the
+	 * line of `credentials =`, else that of the first [cloud]; 0 = none.
+	 */
+	int credentials_line;
+	int cloud_line;
 	char *ca_file;
 	char *proxy;
 	uint64_t timeout_ms; /* default 15s */
@@ -131,7 +137,12 @@ struct credentials {
 /*
  * From the config's credentials file (refused when group- or world-readable,
  * or not a regular file), else from HUAWEICLOUD_SDK_AK / _SK / _SECURITY_TOKEN.
- * Errors as config_load.
+ * A problem with a line of the credentials file is reported at that line
+ * ("CREDS:3: sk: empty"); any other is reported at the configuration line that
+ * chose the file ("smsguard.conf:7: credentials: CREDS: permissions 0644 …").
+ * Without a `credentials =` line the default path applies, and the message
+ * names the [cloud] line and says "(the default)"; with no [cloud] either
+ * there is no line to name and it starts "smsguard.conf: credentials: ".
  * The file holds lines "ak=…", "sk=…", optionally "security_token=…", with
  * '#' comments and blank lines; it must be a regular file owned by the
  * effective uid with no group/other permission bits (chmod 600). Only when it
