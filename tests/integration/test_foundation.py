@@ -61,50 +61,123 @@ def _(ctx):
     check(harness.TEST_SK not in p.stderr + p.stdout, "secret in output")
 
 
+def key_line(conf, sec, key):
+    """The line of `key =` in [sec] of the file conf, or None."""
+    in_sec = False
+    lineno = None
+    for i, l in enumerate(open(conf).read().splitlines(), 1):
+        if l.startswith("["):
+            in_sec = l == f"[{sec}]"
+        elif in_sec and l.split("=")[0].strip() == key:
+            lineno = i
+    return lineno
+
+
+def check_refused(p, prefix, needle="", what=""):
+    """-n failed with exit 1 and one line on stderr: prefix word for word, then needle."""
+    check(p.returncode == 1, f"{what}: exit {p.returncode}: {p.stderr!r}")
+    check(p.stdout == "", f"{what}: stdout {p.stdout!r}")
+    check(p.stderr.count("\n") == 1 and p.stderr.endswith("\n"), f"{what}: {p.stderr!r}")
+    check(p.stderr.startswith(prefix), f"{what}: {p.stderr!r} does not start with {prefix!r}")
+    check(needle in p.stderr[len(prefix):], f"{what}: {p.stderr!r} does not say {needle!r}")
+    check(harness.TEST_SK not in p.stderr, f"{what}: secret in the error")
+
+
+# (section, key, bad value, what the reason must say)
 BAD_CONFIGS = [
-    ("target", "interval", "fast"), ("target", "ports", "22,99999"), ("target", "ports", "22,22"),
-    ("target", "fall", "0"), ("target", "rise", "-1"), ("target", "timeout", "2 parsecs"),
-    ("cloud", "endpoint", "http://sms.example.com"), ("cloud", "endpoint", "https://h/path"),
-    ("cloud", "timeout", "soon"), ("cloud", "proxy", "gopher://proxy:70"),
-    ("task", "id", "x" * 40), ("task", "poll", "0s"), ("recovery", "budget", "six"),
-    ("recovery", "backoff", "15m..30s"), ("recovery", "resume", "perhaps"),
-    ("ratelimit", "schedule", "Mon-Fri 25:00-08:00 50"), ("ratelimit", "timezone", "Mars/Olympus"),
-    ("notify", "smn_topic", "urn:sns:x"), ("notify", "events", "task_failed,world_ended"),
-    ("notify", "exec", "relative/hook"), ("control", "socket", "relative.sock"),
-    ("control", "group", "no-such-group-here"), ("daemon", "log_level", "chatty"),
-    ("agent", "restart", "sometimes"), ("agent", "restart_answers", "{ak}\\n{password}"),
-    ("metrics", "frobnicate", "1"),
+    ("target", "interval", "fast", 'bad duration "fast"'),
+    ("target", "ports", "22,99999", 'bad port "99999"'),
+    ("target", "ports", "22,22", "port 22 listed twice"),
+    ("target", "fall", "0", "from 1 to 100"),
+    ("target", "rise", "-1", "from 1 to 100"),
+    ("target", "timeout", "2 parsecs", 'bad duration "2 parsecs"'),
+    ("cloud", "endpoint", "http://sms.example.com", "must be https://"),
+    ("cloud", "endpoint", "https://h/path", "must not have a path"),
+    ("cloud", "timeout", "soon", 'bad duration "soon"'),
+    ("cloud", "proxy", "gopher://proxy:70", "scheme must be http, https, socks5"),
+    ("task", "id", "x" * 40, "task id too long (40 characters, at most 36)"),
+    ("task", "poll", "0s", "out of range (1s to"),
+    ("recovery", "budget", "six", "not N/PERIOD"),
+    ("recovery", "backoff", "15m..30s", "minimum 15m is above maximum 30s"),
+    ("recovery", "resume", "perhaps", "not a boolean"),
+    ("ratelimit", "schedule", "Mon-Fri 25:00-08:00 50", "bad time window"),
+    ("ratelimit", "timezone", "Mars/Olympus", 'unknown time zone "Mars/Olympus"'),
+    ("notify", "smn_topic", "urn:sns:x", "not an SMN topic URN"),
+    ("notify", "events", "task_failed,world_ended", 'unknown event "world_ended"'),
+    ("notify", "exec", "relative/hook", "not an absolute path"),
+    ("control", "socket", "relative.sock", "not an absolute path"),
+    ("control", "group", "no-such-group-here", 'unknown group "no-such-group-here"'),
+    ("daemon", "log_level", "chatty", 'unknown log level "chatty"'),
+    ("agent", "restart", "sometimes", "not when-dead or never"),
+    ("agent", "restart_answers", "{ak}\\n{password}", "unknown placeholder {password}"),
+    ("metrics", "frobnicate", "1", "unknown key in [metrics]"),
 ]
 
 
 @scenario("-n rejects each of 26 bad configs with exit 1 and FILE:LINE: key: naming the key")
 def _(ctx):
-    for sec, key, value in BAD_CONFIGS:
+    check(len(BAD_CONFIGS) == 26, f"{len(BAD_CONFIGS)} bad configs")
+    for sec, key, value, reason in BAD_CONFIGS:
         d = ctx.daemon()
         d.update({sec: {key: value}})
         d.write_config()
+        lineno = key_line(d.conf, sec, key)
+        check(lineno is not None, f"{sec}.{key} not written to {d.conf}")
         p = run_daemon("-n", "-f", d.conf)
-        lines = open(d.conf).read().splitlines()
-        in_sec = False
-        lineno = None
-        for i, l in enumerate(lines, 1):
-            if l.startswith("["):
-                in_sec = l == f"[{sec}]"
-            elif in_sec and l.split("=")[0].strip() == key:
-                lineno = i
-        check(p.returncode == 1, f"{sec}.{key}={value!r}: exit {p.returncode}: {p.stderr}")
-        check(p.stderr.startswith(f"{d.conf}:{lineno}: {key}:"),
-              f"{sec}.{key}={value!r}: {p.stderr!r} (expected line {lineno})")
+        check_refused(p, f"{d.conf}:{lineno}: {key}: ", reason, f"{sec}.{key}={value!r}")
 
 
-@scenario("-n refuses a credentials file readable by others")
+@scenario("-n refuses a two-key mistake at the line of the later key")
 def _(ctx):
     d = ctx.daemon()
+    # poll_idle first, then a poll that is longer: the second line is the mistake.
+    d.sections["task"] = {"id": d.sections["task"]["id"], "poll_idle": "5s", "poll": "10s"}
     d.write_config()
-    os.chmod(d.creds, 0o644)
     p = run_daemon("-n", "-f", d.conf)
-    check(p.returncode == 1 and "600" in p.stderr, f"exit {p.returncode}: {p.stderr!r}")
-    check(harness.TEST_SK not in p.stderr, "secret in the error")
+    check_refused(p, f"{d.conf}:{key_line(d.conf, 'task', 'poll')}: poll: ",
+                  "poll_idle (5s) is shorter than poll (10s)", "poll after poll_idle")
+
+
+@scenario("-n refuses a credentials file readable by others at the credentials = line")
+def _(ctx):
+    for mode in (0o644, 0o640):
+        d = ctx.daemon()
+        d.write_config()
+        os.chmod(d.creds, mode)
+        line = key_line(d.conf, "cloud", "credentials")
+        p = run_daemon("-n", "-f", d.conf)
+        check_refused(p, f"{d.conf}:{line}: credentials: {d.creds}: permissions 0{mode:o} are "
+                      "too open", f"run chmod 600 {d.creds}", f"mode 0{mode:o}")
+
+
+@scenario("-n refuses a missing credentials file or a missing sk at the credentials = line")
+def _(ctx):
+    d = ctx.daemon()
+    missing = os.path.join(d.dir, "no-such-credentials")
+    d.update({"cloud": {"credentials": missing}})
+    d.write_config()
+    line = key_line(d.conf, "cloud", "credentials")
+    # A path set on purpose never falls back to the SDK's variables.
+    p = run_daemon("-n", "-f", d.conf, env={"HUAWEICLOUD_SDK_AK": harness.TEST_AK,
+                                            "HUAWEICLOUD_SDK_SK": harness.TEST_SK})
+    check_refused(p, f"{d.conf}:{line}: credentials: {missing}: No such file", what="missing")
+    d = ctx.daemon()
+    with open(d.creds, "w") as f:
+        f.write(f"ak={harness.TEST_AK}\n")
+    d.write_config()
+    line = key_line(d.conf, "cloud", "credentials")
+    p = run_daemon("-n", "-f", d.conf)
+    check_refused(p, f"{d.conf}:{line}: credentials: {d.creds}: missing sk", what="no sk")
+
+
+@scenario("-n names the line of the credentials file for a bad line in it")
+def _(ctx):
+    d = ctx.daemon()
+    with open(d.creds, "w") as f:
+        f.write(f"# the migration key\nak={harness.TEST_AK}\n\npassword={harness.TEST_SK}\n")
+    d.write_config()
+    p = run_daemon("-n", "-f", d.conf)
+    check_refused(p, f"{d.creds}:4: password: unknown key", what="bad line")
 
 
 @scenario("the daemon refuses to start on a bad config and says why")
