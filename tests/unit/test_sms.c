@@ -1,4 +1,7 @@
-/* SMS/SMN bodies: every official example parses, odd input is refused without harm. */
+/*
+ * SMS/SMN bodies: every official example parses with nothing degraded, a
+ * malformed field degrades that field only, and odd input hurts nothing.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,7 +114,7 @@ test_subtask_is_the_running_one(void **state)
 {
 	struct sms_task t;
 
-	assert_int_equal(parse_task("{\"id\":\"t\",\"sub_tasks\":["
+	assert_int_equal(parse_task("{\"id\":\"t\",\"state\":\"RUNNING\",\"sub_tasks\":["
 	                            "{\"name\":\"A\",\"progress\":100,\"end_date\":1},"
 	                            "{\"name\":\"B\",\"progress\":42,\"end_date\":null},"
 	                            "{\"name\":\"C\",\"progress\":0}]}",
@@ -126,7 +129,7 @@ test_subtask_is_the_last_when_all_ended(void **state)
 {
 	struct sms_task t;
 
-	assert_int_equal(parse_task("{\"id\":\"t\",\"sub_tasks\":["
+	assert_int_equal(parse_task("{\"id\":\"t\",\"state\":\"RUNNING\",\"sub_tasks\":["
 	                            "{\"name\":\"A\",\"progress\":100,\"end_date\":1},"
 	                            "{\"name\":\"B\",\"progress\":100,\"end_date\":2}]}",
 	                     &t),
@@ -140,7 +143,8 @@ test_no_subtasks_means_unknown_progress(void **state)
 {
 	struct sms_task t;
 
-	assert_int_equal(parse_task("{\"id\":\"t\",\"sub_tasks\":[]}", &t), 0);
+	assert_int_equal(
+	    parse_task("{\"id\":\"t\",\"state\":\"RUNNING\",\"sub_tasks\":[]}", &t), 0);
 	assert_string_equal(t.subtask, "");
 	assert_int_equal(t.progress, -1);
 }
@@ -188,19 +192,47 @@ test_error_json_empty_string_means_no_error(void **state)
 {
 	struct sms_task t;
 
-	assert_int_equal(parse_task("{\"id\":\"t\",\"error_json\":\"\"}", &t), 0);
+	assert_int_equal(
+	    parse_task("{\"id\":\"t\",\"state\":\"READY\",\"error_json\":\"\"}", &t), 0);
+	assert_string_equal(t.error_code, "");
+	assert_string_equal(t.error_message, "");
+	assert_int_equal(t.bad, 0);
+}
+
+static void
+test_error_json_parse_refuses_malformed_text(void **state)
+{
+	struct sms_task t;
+
+	assert_int_equal(sms_error_json_parse("{\"error_param\":\"[1,\"}", 20, &t), -EBADMSG);
+	assert_int_equal(sms_error_json_parse("[]", 2, &t), -EBADMSG);
+	assert_string_equal(t.error_code, "");
+	assert_string_equal(t.error_message, "[]");
+	assert_int_equal(sms_error_json_parse("{\"error_code\":5}", 16, &t), -EBADMSG);
 	assert_string_equal(t.error_code, "");
 }
 
 static void
-test_error_json_malformed_is_refused(void **state)
+test_error_json_keeps_what_is_good(void **state)
 {
 	struct sms_task t;
+	const char *bad_param = "{\"error_code\":\"SMS.3805\",\"error_param\":\"[1,\"}";
+	const char *bad_code = "{\"error_code\":[\"SMS.3805\"],\"error_param\":[\"10.0.0.9\"]}";
+	const char *bad_elem = "{\"error_code\":\"SMS.3805\",\"error_param\":[{},\"10.0.0.9\"]}";
 
-	assert_int_equal(parse_task("{\"id\":\"t\",\"error_json\":\"{not json\"}", &t), -EBADMSG);
-	assert_int_equal(sms_error_json_parse("{\"error_param\":\"[1,\"}", 20, &t), -EBADMSG);
-	assert_int_equal(sms_error_json_parse("[]", 2, &t), -EBADMSG);
-	assert_int_equal(sms_error_json_parse("{\"error_code\":5}", 16, &t), -EBADMSG);
+	assert_int_equal(sms_error_json_parse(bad_param, strlen(bad_param), &t), -EBADMSG);
+	assert_string_equal(t.error_code, "SMS.3805");
+	assert_int_equal(t.nerror_params, 0);
+	assert_string_equal(t.error_message, bad_param);
+	/* The code is not a string, but it is plainly there. */
+	assert_int_equal(sms_error_json_parse(bad_code, strlen(bad_code), &t), -EBADMSG);
+	assert_string_equal(t.error_code, "SMS.3805");
+	assert_int_equal(t.nerror_params, 1);
+	assert_string_equal(t.error_params[0], "10.0.0.9");
+	assert_int_equal(sms_error_json_parse(bad_elem, strlen(bad_elem), &t), -EBADMSG);
+	assert_string_equal(t.error_code, "SMS.3805");
+	assert_int_equal(t.nerror_params, 1);
+	assert_string_equal(t.error_params[0], "10.0.0.9");
 }
 
 static void
@@ -212,6 +244,9 @@ test_error_json_over_1024_bytes_is_refused(void **state)
 	memset(big, ' ', sizeof(big));
 	memcpy(big, "{\"error_code\":\"SMS.2802\"}", 25);
 	assert_int_equal(sms_error_json_parse(big, sizeof(big), &t), -EBADMSG);
+	/* Too long to be what SMS sends, but the code is plainly there. */
+	assert_string_equal(t.error_code, "SMS.2802");
+	assert_int_equal(strlen(t.error_message), SMS_MSG_MAX);
 }
 
 static void
@@ -234,6 +269,7 @@ test_unknown_state_keeps_the_raw_string(void **state)
 	assert_int_equal(parse_task("{\"id\":\"t\",\"state\":\"CUTOVER_READY\"}", &t), 0);
 	assert_int_equal(t.state, TASK_UNKNOWN);
 	assert_string_equal(t.state_raw, "CUTOVER_READY");
+	assert_int_equal(t.bad, 0);
 }
 
 static void
@@ -260,27 +296,29 @@ test_nulls_everywhere_are_accepted(void **state)
 
 	assert_int_equal(
 	    parse_task("{\"id\":\"t\",\"name\":null,\"type\":null,\"os_type\":null,"
-	               "\"state\":null,\"error_json\":null,\"migration_ip\":null,"
+	               "\"state\":\"READY\",\"error_json\":null,\"migration_ip\":null,"
 	               "\"source_server\":null,\"sub_tasks\":null,\"migrate_speed\":null,"
 	               "\"remain_seconds\":null,\"connected\":null,\"create_date\":null,"
 	               "\"start_date\":null,\"finish_date\":null,\"speed_limit\":null}",
 	        &t),
 	    0);
-	assert_int_equal(t.state, TASK_UNKNOWN);
+	assert_int_equal(t.state, TASK_READY);
 	assert_false(t.has_migrate_speed);
 	assert_true(t.remain_seconds == -1);
 	assert_true(t.speed_limit == -1);
 	assert_int_equal(t.connected, SMS_ABSENT);
+	assert_int_equal(t.bad, 0);
 }
 
 static void
-test_only_an_id_is_enough(void **state)
+test_an_id_and_a_state_are_enough(void **state)
 {
 	struct sms_task t;
 
-	assert_int_equal(parse_task("{\"id\":\"t\"}", &t), 0);
+	assert_int_equal(parse_task("{\"id\":\"t\",\"state\":\"READY\"}", &t), 0);
 	assert_string_equal(t.id, "t");
 	assert_int_equal(t.progress, -1);
+	assert_int_equal(t.bad, 0);
 }
 
 static void
@@ -289,9 +327,21 @@ test_missing_id_is_refused(void **state)
 	struct sms_task t;
 	char *cause = NULL;
 
-	assert_int_equal(sms_task_parse("{\"name\":\"x\"}", 12, &t, &cause), -EBADMSG);
+	assert_int_equal(
+	    sms_task_parse("{\"name\":\"x\",\"state\":\"READY\"}", 29, &t, &cause), -EBADMSG);
 	assert_non_null(cause);
-	assert_non_null(strstr(cause, "id"));
+	assert_string_equal(cause, "id: missing");
+	free(cause);
+}
+
+static void
+test_missing_state_is_refused(void **state)
+{
+	struct sms_task t;
+	char *cause = NULL;
+
+	assert_int_equal(sms_task_parse("{\"id\":\"t\",\"name\":\"x\"}", 22, &t, &cause), -EBADMSG);
+	assert_string_equal(cause, "state: missing");
 	free(cause);
 }
 
@@ -310,9 +360,11 @@ test_connected_tristate(void **state)
 {
 	struct sms_task t;
 
-	assert_int_equal(parse_task("{\"id\":\"t\",\"connected\":true}", &t), 0);
+	assert_int_equal(
+	    parse_task("{\"id\":\"t\",\"state\":\"RUNNING\",\"connected\":true}", &t), 0);
 	assert_int_equal(t.connected, SMS_TRUE);
-	assert_int_equal(parse_task("{\"id\":\"t\",\"connected\":false}", &t), 0);
+	assert_int_equal(
+	    parse_task("{\"id\":\"t\",\"state\":\"RUNNING\",\"connected\":false}", &t), 0);
 	assert_int_equal(t.connected, SMS_FALSE);
 }
 
@@ -321,7 +373,8 @@ test_running_numbers_are_kept(void **state)
 {
 	struct sms_task t;
 
-	assert_int_equal(parse_task("{\"id\":\"t\",\"migrate_speed\":95.5,\"remain_seconds\":3600,"
+	assert_int_equal(parse_task("{\"id\":\"t\",\"state\":\"RUNNING\","
+	                            "\"migrate_speed\":95.5,\"remain_seconds\":3600,"
 	                            "\"migration_ip\":\"10.1.2.3\",\"finish_date\":1598435799000}",
 	                     &t),
 	    0);
@@ -329,25 +382,25 @@ test_running_numbers_are_kept(void **state)
 	assert_true(t.remain_seconds == 3600);
 	assert_string_equal(t.migration_ip, "10.1.2.3");
 	assert_true(t.finish_ms == 1598435799000LL);
+	assert_int_equal(t.bad, 0);
 }
 
 static void
-test_wrong_types_are_refused(void **state)
+test_unusable_id_or_state_makes_the_answer_bad(void **state)
 {
 	static const char *bodies[] = {
-	    "{\"id\":5}",
+	    "{\"id\":5,\"state\":\"READY\"}",
+	    "{\"id\":\"\",\"state\":\"READY\"}",
+	    "{\"id\":null,\"state\":\"READY\"}",
+	    "{\"id\":{},\"state\":\"READY\"}",
+	    "{\"id\":\"a b\",\"state\":\"READY\"}",
+	    "{\"id\":\"t\\n\",\"state\":\"READY\"}",
 	    "{\"id\":\"t\",\"state\":1}",
-	    "{\"id\":\"t\",\"error_json\":{}}",
-	    "{\"id\":\"t\",\"migrate_speed\":\"fast\"}",
-	    "{\"id\":\"t\",\"remain_seconds\":\"1\"}",
-	    "{\"id\":\"t\",\"connected\":1}",
-	    "{\"id\":\"t\",\"sub_tasks\":{}}",
-	    "{\"id\":\"t\",\"sub_tasks\":[1]}",
-	    "{\"id\":\"t\",\"sub_tasks\":[{\"progress\":\"50\"}]}",
-	    "{\"id\":\"t\",\"source_server\":[]}",
-	    "{\"id\":\"t\",\"source_server\":{\"ip\":7}}",
-	    "{\"id\":\"t\",\"create_date\":-5}",
-	    "{\"id\":\"t\",\"create_date\":1e300}",
+	    "{\"id\":\"t\",\"state\":\"\"}",
+	    "{\"id\":\"t\",\"state\":null}",
+	    "{\"id\":\"t\",\"state\":[\"READY\"]}",
+	    "{\"id\":\"t\",\"state\":\"READY\\u0001\"}",
+	    "{\"id\":\"t\"}",
 	    "[]",
 	    "\"id\"",
 	    "null",
@@ -378,21 +431,51 @@ test_overlong_id_is_refused(void **state)
 	char json[256];
 	struct sms_task t;
 
-	snprintf(json, sizeof(json), "{\"id\":\"%0*d\"}", SMS_ID_MAX + 1, 0);
+	snprintf(json, sizeof(json), "{\"state\":\"READY\",\"id\":\"%0*d\"}", SMS_ID_MAX + 1, 0);
 	assert_int_equal(parse_task(json, &t), -EBADMSG);
-	snprintf(json, sizeof(json), "{\"id\":\"%0*d\"}", SMS_ID_MAX, 0);
+	snprintf(json, sizeof(json), "{\"state\":\"READY\",\"id\":\"%0*d\"}", SMS_ID_MAX, 0);
 	assert_int_equal(parse_task(json, &t), 0);
+}
+
+static void
+test_overlong_state_is_refused(void **state)
+{
+	char json[256];
+	struct sms_task t;
+
+	snprintf(json, sizeof(json), "{\"id\":\"t\",\"state\":\"%0*d\"}", SMS_STATE_MAX + 1, 0);
+	assert_int_equal(parse_task(json, &t), -EBADMSG);
+	snprintf(json, sizeof(json), "{\"id\":\"t\",\"state\":\"%0*d\"}", SMS_STATE_MAX, 0);
+	assert_int_equal(parse_task(json, &t), 0);
+	assert_int_equal(t.state, TASK_UNKNOWN);
 }
 
 static void
 test_overlong_name_is_truncated(void **state)
 {
-	char *json = padded("{\"id\":\"t\",\"name\":\"", 'x', 5000, "\"}");
+	char *json = padded("{\"id\":\"t\",\"state\":\"READY\",\"name\":\"", 'x', 5000, "\"}");
 	struct sms_task t;
 
 	assert_int_equal(parse_task(json, &t), 0);
 	assert_int_equal(strlen(t.name), SMS_NAME_MAX);
+	assert_int_equal(t.bad, 0);
 	free(json);
+}
+
+static void
+test_overlong_name_is_cut_between_characters(void **state)
+{
+	/* "ab" then 2-byte characters: the 255th byte is the first half of one. */
+	char json[600] = "{\"id\":\"t\",\"state\":\"READY\",\"name\":\"ab";
+	size_t len = strlen(json);
+	struct sms_task t;
+
+	for (int i = 0; i < 200; i++)
+		memcpy(json + len + 2 * i, "\xc3\xa9", 2);
+	memcpy(json + len + 400, "\"}", 3);
+	assert_int_equal(parse_task(json, &t), 0);
+	assert_int_equal(strlen(t.name), SMS_NAME_MAX - 1); /* 2 + 126 * 2 */
+	assert_int_equal(t.bad, 0);
 }
 
 static void
@@ -454,9 +537,46 @@ test_list_without_tasks_is_empty(void **state)
 }
 
 static void
-test_list_with_a_bad_item_is_refused(void **state)
+test_list_drops_only_the_items_without_id_or_state(void **state)
 {
-	const char *body = "{\"tasks\":[{\"id\":\"a\"},{\"id\":3}]}";
+	const char *body = "{\"tasks\":[{\"id\":\"a\",\"state\":\"READY\"},{\"id\":3,\"state\":"
+	                   "\"READY\"},7,{\"id\":\"d\"},{\"id\":\"e\",\"state\":\"RUNNING\"}]}";
+	struct sms_task *tasks = NULL;
+	char *cause = NULL;
+	int n = 0;
+
+	assert_int_equal(sms_task_list_parse(body, strlen(body), &tasks, &n, &cause), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(tasks[0].id, "a");
+	assert_string_equal(tasks[1].id, "e");
+	assert_int_equal(tasks[1].state, TASK_RUNNING);
+	assert_string_equal(cause,
+	    "tasks[1].id: not a string (item dropped); "
+	    "tasks[2]: not an object (item dropped); "
+	    "tasks[3].state: missing (item dropped)");
+	free(cause);
+	free(tasks);
+}
+
+static void
+test_list_of_only_unusable_items_is_empty(void **state)
+{
+	const char *body = "{\"tasks\":[{\"id\":\"a\"},null]}";
+	struct sms_task *tasks = (void *)1;
+	char *cause = NULL;
+	int n = 1;
+
+	assert_int_equal(sms_task_list_parse(body, strlen(body), &tasks, &n, &cause), 0);
+	assert_int_equal(n, 0);
+	assert_null(tasks);
+	assert_non_null(cause);
+	free(cause);
+}
+
+static void
+test_list_that_is_not_an_array_is_refused(void **state)
+{
+	const char *body = "{\"tasks\":{\"id\":\"a\",\"state\":\"READY\"}}";
 	struct sms_task *tasks = NULL;
 	int n = 0;
 
@@ -834,26 +954,32 @@ main(void)
 	    cmocka_unit_test(test_error_json_with_empty_param_array),
 	    cmocka_unit_test(test_error_json_accepts_a_plain_array_param),
 	    cmocka_unit_test(test_error_json_empty_string_means_no_error),
-	    cmocka_unit_test(test_error_json_malformed_is_refused),
+	    cmocka_unit_test(test_error_json_parse_refuses_malformed_text),
+	    cmocka_unit_test(test_error_json_keeps_what_is_good),
 	    cmocka_unit_test(test_error_json_over_1024_bytes_is_refused),
 	    cmocka_unit_test(test_error_params_beyond_the_cap_are_dropped),
 	    cmocka_unit_test(test_unknown_state_keeps_the_raw_string),
 	    cmocka_unit_test(test_every_known_state_maps),
 	    cmocka_unit_test(test_nulls_everywhere_are_accepted),
-	    cmocka_unit_test(test_only_an_id_is_enough),
+	    cmocka_unit_test(test_an_id_and_a_state_are_enough),
 	    cmocka_unit_test(test_missing_id_is_refused),
+	    cmocka_unit_test(test_missing_state_is_refused),
 	    cmocka_unit_test(test_extra_fields_are_ignored),
 	    cmocka_unit_test(test_connected_tristate),
 	    cmocka_unit_test(test_running_numbers_are_kept),
-	    cmocka_unit_test(test_wrong_types_are_refused),
+	    cmocka_unit_test(test_unusable_id_or_state_makes_the_answer_bad),
 	    cmocka_unit_test(test_truncated_json_is_refused),
 	    cmocka_unit_test(test_overlong_id_is_refused),
+	    cmocka_unit_test(test_overlong_state_is_refused),
 	    cmocka_unit_test(test_overlong_name_is_truncated),
+	    cmocka_unit_test(test_overlong_name_is_cut_between_characters),
 	    cmocka_unit_test(test_huge_body_is_refused),
 	    cmocka_unit_test(test_empty_body_is_refused),
 	    cmocka_unit_test(test_list_tasks_example_parses),
 	    cmocka_unit_test(test_list_without_tasks_is_empty),
-	    cmocka_unit_test(test_list_with_a_bad_item_is_refused),
+	    cmocka_unit_test(test_list_drops_only_the_items_without_id_or_state),
+	    cmocka_unit_test(test_list_of_only_unusable_items_is_empty),
+	    cmocka_unit_test(test_list_that_is_not_an_array_is_refused),
 	    cmocka_unit_test(test_list_over_200_items_is_refused),
 	    cmocka_unit_test(test_show_server_example_parses),
 	    cmocka_unit_test(test_list_servers_example_parses),
