@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sms_check.h"
 #include "smsguard/sms.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -17,5 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&task, 0, sizeof(task));
 	sms_error_parse((const char *)data, size, &err);
 	sms_error_json_parse((const char *)data, size, &task);
+	/* Malformed or not, what is left is bounded and a person can read it. */
+	check_error_fields(&task);
 	return 0;
 }
