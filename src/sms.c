@@ -177,7 +177,7 @@ get_string(struct pctx *p, const cJSON *obj, const char *key, char *buf, size_t 
 		return;
 	}
 	if (fit == FIT_TOKEN && !is_token(v->valuestring)) {
-		degrade(p, bit, "not printable");
+		degrade(p, bit, "bad characters");
 		return;
 	}
 	copy_text(buf, cap, v->valuestring, len);
@@ -309,7 +309,7 @@ parse_body(const char *body, size_t len, char **cause)
 	return root;
 }
 
-/* The first byte of a good UTF-8 sequence at s: its length, or 0. */
+/* The length of the UTF-8 sequence at s, or 0 when it is broken. */
 static size_t
 utf8_seq(const unsigned char *s, size_t len)
 {
@@ -576,7 +576,7 @@ need(struct pctx *p, const cJSON *obj, const char *key, char *buf, size_t cap)
 	else if (strlen(v->valuestring) >= cap)
 		why = "too long";
 	else if (!is_token(v->valuestring))
-		why = "not printable";
+		why = "bad characters";
 	if (why != NULL) {
 		p->fail_key = key;
 		p->fail_what = why;

@@ -168,6 +168,21 @@ test_error_json_string_inside_json_is_decoded(void **state)
 }
 
 static void
+test_error_json_without_a_code_or_with_a_param_of_another_type(void **state)
+{
+	struct sms_task t;
+	const char *no_code = "{\"error_param\":\"[\\\"10.0.0.9\\\"]\"}";
+	const char *number = "{\"error_code\":\"SMS.0807\",\"error_param\":7}";
+
+	assert_int_equal(sms_error_json_parse(no_code, strlen(no_code), &t), 0);
+	assert_string_equal(t.error_code, "");
+	assert_int_equal(t.nerror_params, 1);
+	assert_int_equal(sms_error_json_parse(number, strlen(number), &t), -EBADMSG);
+	assert_string_equal(t.error_code, "SMS.0807");
+	assert_int_equal(t.nerror_params, 0);
+}
+
+static void
 test_error_json_with_empty_param_array(void **state)
 {
 	struct sms_task t;
@@ -1077,8 +1092,14 @@ test_error_json_text_is_made_printable(void **state)
 	struct sms_task t;
 	char *long_text = padded("", '\xe9', 2000, "");
 
+	/* Overlong forms, surrogates and code points past U+10FFFF are broken too. */
+	const char forms[] = "\xf0\x9f\x98\x80 \xe0\x80\xaf \xf0\x80\x80\xaf \xf4\x90\x80\x80 "
+	                     "\xf4\x8f\xbf\xbf \xe2\x82";
+
 	assert_int_equal(sms_error_json_parse(raw, sizeof(raw) - 1, &t), -EBADMSG);
 	assert_string_equal(t.error_message, "?bad?? ok \xe2\x82\xac?????");
+	assert_int_equal(sms_error_json_parse(forms, sizeof(forms) - 1, &t), -EBADMSG);
+	assert_string_equal(t.error_message, "\xf0\x9f\x98\x80 ??? ???? ???? \xf4\x8f\xbf\xbf ??");
 	/* Cut whole characters at a time. */
 	for (int i = 0; i < 2000; i += 2)
 		memcpy(long_text + i, "\xc3\xa9", 2);
@@ -1324,6 +1345,30 @@ test_speed_limits_refuse_six_periods_and_bad_times(void **state)
 
 	assert_int_equal(sms_speed_limits_parse(six, strlen(six), p, NULL), -EBADMSG);
 	assert_int_equal(sms_speed_limits_parse(bad, strlen(bad), p, NULL), -EBADMSG);
+}
+
+static void
+test_speed_limits_with_a_malformed_field_are_refused(void **state)
+{
+	/* A schedule with a hole in it is not the schedule: no field degrades here. */
+	static const char *const bodies[] = {
+	    "{\"speed_limit\":{}}",
+	    "{\"speed_limit\":[7]}",
+	    "{\"speed_limit\":[{\"start\":\"0:00\",\"end\":\"8:00\",\"speed\":\"fast\"}]}",
+	    "{\"speed_limit\":[{\"start\":\"0:00\",\"end\":\"8:00\",\"speed\":100001}]}",
+	    "{\"speed_limit\":[{\"start\":0,\"end\":\"8:00\"}]}",
+	    "{\"speed_limit\":[{\"start\":\"0:00\",\"end\":\"8:61\"}]}",
+	};
+	struct schedule_period p[SCHEDULE_MAX_PERIODS];
+	char *cause = NULL;
+
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		assert_int_equal(
+		    sms_speed_limits_parse(bodies[i], strlen(bodies[i]), p, &cause), -EBADMSG);
+		assert_non_null(cause);
+		free(cause);
+		cause = NULL;
+	}
 }
 
 static void
@@ -1582,6 +1627,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_subtask_is_the_last_when_all_ended),
     cmocka_unit_test(test_no_subtasks_means_unknown_progress),
     cmocka_unit_test(test_error_json_string_inside_json_is_decoded),
+    cmocka_unit_test(test_error_json_without_a_code_or_with_a_param_of_another_type),
     cmocka_unit_test(test_error_json_with_empty_param_array),
     cmocka_unit_test(test_error_json_accepts_a_plain_array_param),
     cmocka_unit_test(test_error_json_empty_string_means_no_error),
@@ -1632,6 +1678,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_speed_limits_example_parses),
     cmocka_unit_test(test_speed_limits_accept_unpadded_hours),
     cmocka_unit_test(test_speed_limits_refuse_six_periods_and_bad_times),
+    cmocka_unit_test(test_speed_limits_with_a_malformed_field_are_refused),
     cmocka_unit_test(test_hhmm_parsing),
     cmocka_unit_test(test_speed_limit_body_uses_hhmm_and_ends_at_2359),
     cmocka_unit_test(test_speed_limit_body_round_trips),
