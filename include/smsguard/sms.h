@@ -55,7 +55,7 @@ enum sms_task_field {
 	SMS_TASK_NAME = 1u << 0,
 	SMS_TASK_TYPE = 1u << 1,
 	SMS_TASK_OS_TYPE = 1u << 2,
-	SMS_TASK_ERROR_JSON = 1u << 3, /* error_code (unless one is plainly there), params */
+	SMS_TASK_ERROR_JSON = 1u << 3, /* see error_code and error_message */
 	SMS_TASK_MIGRATION_IP = 1u << 4,
 	SMS_TASK_SOURCE_SERVER = 1u << 5, /* not an object: source_id, _ip, _name unknown */
 	SMS_TASK_SOURCE_ID = 1u << 6,
@@ -82,30 +82,34 @@ struct sms_task {
 	char state_raw[SMS_STATE_MAX + 1]; /* as SMS said it; kept for unknown states */
 
 	/*
-	 * From error_json; "" and 0 params when there is no error. A malformed
-	 * error_json leaves error_code "" unless exactly one SMS.NNNN token is
-	 * in its text, and error_message its text, made printable.
+	 * From error_json; "" and 0 params when there is no error. Of a
+	 * malformed error_json, what is good is kept; without a good code,
+	 * error_code is the only SMS.NNNN token in its text, or "".
 	 */
 	char error_code[SMS_CODE_MAX + 1];
 	int nerror_params;
 	char error_params[SMS_ERROR_PARAMS_MAX][SMS_ERROR_PARAM_LEN + 1];
-	char error_message[SMS_MSG_MAX + 1]; /* "" unless error_json was malformed */
+	char error_message[SMS_MSG_MAX + 1]; /* a malformed error_json's text, printable */
 
 	char migration_ip[SMS_IP_MAX + 1];
 	char source_id[SMS_ID_MAX + 1];
 	char source_ip[SMS_IP_MAX + 1];
 	char source_name[SMS_NAME_MAX + 1];
 
-	/* The current sub-task: the first without end_date, else the last. */
+	/*
+	 * The current sub-task: the first without end_date, else the last.
+	 * Elements that are not objects, or whose end_date is not a number,
+	 * are skipped.
+	 */
 	char subtask[SMS_NAME_MAX + 1]; /* "" when there are no sub-tasks */
 	int progress;                   /* 0..100, -1 unknown */
 
-	bool has_migrate_speed;
+	bool has_migrate_speed; /* false when absent or unknown */
 	double migrate_speed;   /* Mbit/s, 0..100000 */
 	int64_t remain_seconds; /* 0..10 years, -1 absent or unknown */
 	enum sms_tristate connected;
 	int64_t create_ms, start_ms, finish_ms; /* epoch ms in 2000..2199, 0 absent or unknown */
-	int64_t speed_limit;                    /* legacy single limit 0..65535; -1 absent */
+	int64_t speed_limit; /* legacy single limit 0..65535; -1 absent or unknown */
 
 	uint32_t bad; /* SMS_TASK_* bits: fields that were malformed */
 };
