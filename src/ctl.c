@@ -1,3 +1,28 @@
+/*
+ * The control socket server. DESIGN.md §5.8 asks that idle or dripping
+ * clients not hold a slot for long and that root be answered while other
+ * users hold every slot; the limits are in ctl-protocol.h.
+ *
+ * Pools. Root and the daemon's own user share CTL_MAX_CLIENTS connections
+ * that no one else can take. Every other uid shares CTL_MAX_OTHERS, and one
+ * uid holds at most CTL_MAX_PER_UID of them (a `wait` counts). A connection
+ * over its limit is accepted, told {"ok":false,"error":"too many clients…"}
+ * and closed within the accept callback: it never sits in the backlog, and
+ * its descriptor is gone before the next accept.
+ *
+ * Deadlines. A request line must be complete CTL_REQUEST_TIMEOUT_MS after
+ * its first byte: a dripper is closed then, whatever it sent. Between requests
+ * (from accept, or from the last reply) root may stay idle for
+ * CTL_IDLE_TIMEOUT_MS, for tooling that keeps its connection; anyone else must
+ * start the next request within CTL_REQUEST_TIMEOUT_MS. No deadline runs while
+ * a reply is owed: a `wait` in progress is not idle.
+ *
+ * Accepting. libuv accepts in a loop until the backlog is empty, so root's
+ * connection queued behind a flood is reached in the same loop turn. The pools
+ * bound the descriptors ctl holds, and ctl_new raises RLIMIT_NOFILE's soft limit
+ * when they might not fit. On EMFILE libuv sheds the backlog with a spare
+ * descriptor of its own; should that spare be lost, ctl sheds with its own.
+ */
 #define LOG_TAG "ctl"
 #include <errno.h>
 #include <grp.h>
@@ -7,6 +32,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,10 +44,16 @@
 
 /* A client that does not read its replies is dropped past this much queued output. */
 #define CTL_MAX_PENDING_WRITE (4 * 1024 * 1024)
+/* Queued connections: a flood's take turns with root's, and each is accepted at once. */
+#define CTL_BACKLOG 128
+/* Descriptors the rest of the daemon may need besides ctl's clients. */
+#define CTL_FD_RESERVE 128
+/* Refusals and EMFILE are logged at most this often. */
+#define CTL_LOG_EVERY_MS 10000
 
 struct ctl_client {
 	uv_pipe_t pipe;
-	uv_timer_t idle;
+	uv_timer_t timer;  /* the request deadline or idle allowance */
 	uv_timer_t resume; /* runs queued requests after a deferred reply, from the loop */
 	int handles;       /* open handles; freed at 0 */
 	struct ctl_server *server;
@@ -29,26 +61,36 @@ struct ctl_client {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	bool admitted;   /* holds a slot of its pool */
+	bool privileged; /* root or the daemon's own user: the reserved pool */
 	bool closing;
-	bool deferred;    /* a reply is owed (wait): requests queue behind it */
-	bool close_after; /* close once the queued writes are done */
-	bool reading;     /* uv_read_start in effect */
-	unsigned writes;  /* writes in flight */
+	bool deferred;     /* a reply is owed (wait): requests queue behind it */
+	bool close_after;  /* close once the queued writes are done */
+	bool reading;      /* uv_read_start in effect */
+	bool partial;      /* part of a request is buffered: its deadline runs */
+	unsigned writes;   /* writes in flight */
+	uint64_t deadline; /* uv_now() at which the connection is dropped */
 	size_t len;
-	char buf[CTL_MAX_REQUEST];
+	char *buf; /* CTL_MAX_REQUEST bytes, once admitted */
 };
 
 struct ctl_server {
 	uv_pipe_t listener;
 	uv_loop_t *loop;
 	struct ctl_handler h;
+	struct ctl_limits lim;
 	char *path;
-	int lockfd; /* flock on <path>.lock, held while the socket is served */
+	int lockfd;   /* flock on <path>.lock, held while the socket is served */
+	int spare_fd; /* given up on EMFILE to shed the backlog */
 	bool has_gid;
 	gid_t gid;
 	bool closing;
 	int handles;
-	unsigned nclients;
+	unsigned nprivileged; /* admitted clients of the reserved pool */
+	unsigned nothers;     /* admitted clients of every other uid */
+	unsigned nrefused;    /* refused since the last log line */
+	uint64_t refused_logged;
+	uint64_t emfile_logged;
 	TAILQ_HEAD(, ctl_client) clients;
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -76,17 +118,25 @@ ctl_error(const char *msg)
 }
 
 static void
+ctl_server_free(struct ctl_server *s)
+{
+	/* The socket is gone: the next daemon may take over. */
+	if (s->lockfd != -1)
+		close(s->lockfd);
+	if (s->spare_fd != -1)
+		close(s->spare_fd);
+	free(s->path);
+	free(s);
+}
+
+static void
 ctl_server_maybe_free(struct ctl_server *s)
 {
 	if (!s->closing || s->handles > 0 || !TAILQ_EMPTY(&s->clients))
 		return;
 	if (s->close_cb != NULL)
 		s->close_cb(s->close_arg);
-	/* The socket is gone: the next daemon may take over. */
-	if (s->lockfd != -1)
-		close(s->lockfd);
-	free(s->path);
-	free(s);
+	ctl_server_free(s);
 }
 
 static void
@@ -98,22 +148,32 @@ ctl_client_handle_closed(uv_handle_t *h)
 	if (--c->handles > 0)
 		return;
 	TAILQ_REMOVE(&s->clients, c, entry);
-	s->nclients--;
+	free(c->buf);
 	free(c);
 	ctl_server_maybe_free(s);
 }
 
+/* The slot is free at once: uv_close() closes the descriptor before it returns. */
 static void
 ctl_client_close(struct ctl_client *c)
 {
+	struct ctl_server *s = c->server;
+
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->deferred && c->server->h.client_gone != NULL)
-		c->server->h.client_gone(c->server->h.arg, c);
+	if (c->admitted) {
+		if (c->privileged)
+			s->nprivileged--;
+		else
+			s->nothers--;
+		c->admitted = false;
+	}
+	if (c->deferred && s->h.client_gone != NULL)
+		s->h.client_gone(s->h.arg, c);
 	c->deferred = false;
 	uv_close((uv_handle_t *)&c->pipe, ctl_client_handle_closed);
-	uv_close((uv_handle_t *)&c->idle, ctl_client_handle_closed);
+	uv_close((uv_handle_t *)&c->timer, ctl_client_handle_closed);
 	uv_close((uv_handle_t *)&c->resume, ctl_client_handle_closed);
 }
 
@@ -199,7 +259,7 @@ ctl_permission(const struct ctl_client *c, const struct ctl_request *req)
 {
 	const struct ctl_server *s = c->server;
 
-	if (c->uid == 0 || c->uid == geteuid())
+	if (c->privileged)
 		return NULL;
 	if (req->flags & CTL_F_WRITE)
 		return "permission denied: only root may change anything";
@@ -233,7 +293,7 @@ ctl_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct ctl_client *c = h->data;
 
 	buf->base = c->buf + c->len;
-	buf->len = sizeof(c->buf) - c->len;
+	buf->len = CTL_MAX_REQUEST - c->len;
 }
 
 static void
@@ -252,6 +312,58 @@ ctl_read_stop(struct ctl_client *c)
 	c->reading = false;
 }
 
+static void
+ctl_deadline_cb(uv_timer_t *t)
+{
+	struct ctl_client *c = t->data;
+
+	log_debug("client uid %ld pid %ld %s: dropped", (long)c->uid, (long)c->pid,
+	    c->partial ? "did not complete its request in time" : "idle");
+	ctl_client_close(c);
+}
+
+/*
+ * Sets the connection's deadline. `fresh`: a wait for the next request starts
+ * now (accept, or a reply went out). The first byte of a request brings the
+ * deadline forward to CTL_REQUEST_TIMEOUT_MS from then; later bytes never
+ * push it back. While a reply is owed nothing runs.
+ */
+static void
+ctl_rearm(struct ctl_client *c, bool fresh)
+{
+	const struct ctl_limits *l = &c->server->lim;
+	uint64_t now = uv_now(c->server->loop);
+
+	if (c->closing)
+		return;
+	if (c->deferred) {
+		uv_timer_stop(&c->timer);
+		return;
+	}
+	if (fresh) {
+		c->deadline = now + (c->privileged ? l->idle_ms : l->request_ms);
+		c->partial = false;
+	}
+	if (c->len > 0 && !c->partial) {
+		c->partial = true;
+		if (now + l->request_ms < c->deadline)
+			c->deadline = now + l->request_ms;
+	}
+	uv_timer_start(&c->timer, ctl_deadline_cb, c->deadline > now ? c->deadline - now : 0, 0);
+}
+
+/* A full buffer without a newline: the request is over the limit. */
+static void
+ctl_too_large(struct ctl_client *c)
+{
+	ctl_send(c, ctl_error("request too large"));
+	c->len = 0;
+	c->close_after = true;
+	ctl_read_stop(c);
+	if (c->writes == 0)
+		ctl_client_close(c);
+}
+
 /*
  * Runs the complete requests in the buffer, one at a time: while a reply is
  * owed (wait), the rest queue. Each line leaves the buffer before it is
@@ -266,6 +378,7 @@ ctl_client_process(struct ctl_client *c)
 	const char *err;
 	cJSON *reply;
 	char *nl;
+	bool answered = false;
 	int r;
 
 	while (!c->closing && !c->deferred && c->len > 0 &&
@@ -275,6 +388,7 @@ ctl_client_process(struct ctl_client *c)
 		r = ctl_check_line(c, c->buf, linelen, &req, &err);
 		c->len -= linelen + 1;
 		memmove(c->buf, nl + 1, c->len);
+		answered = true;
 		if (r < 0) {
 			ctl_send(c, ctl_error(err));
 			continue;
@@ -286,31 +400,14 @@ ctl_client_process(struct ctl_client *c)
 			ctl_send(c, reply);
 		}
 	}
-	if (c->closing || c->len < sizeof(c->buf))
+	ctl_rearm(c, answered);
+	if (c->closing || c->len < CTL_MAX_REQUEST)
 		return;
-	if (c->deferred) {
+	if (c->deferred)
 		/* Queued requests fill the buffer: read more once the owed reply is out. */
 		ctl_read_stop(c);
-		return;
-	}
-	/* A full buffer without a newline: the request is over the limit. */
-	ctl_send(c, ctl_error("request too large"));
-	c->len = 0;
-	c->close_after = true;
-	ctl_read_stop(c);
-	if (c->writes == 0)
-		ctl_client_close(c);
-}
-
-static void
-ctl_idle_cb(uv_timer_t *t)
-{
-	struct ctl_client *c = t->data;
-
-	if (c->deferred)
-		return; /* waiting on the daemon, not on the client */
-	log_debug("client pid %ld idle: dropped", (long)c->pid);
-	ctl_client_close(c);
+	else
+		ctl_too_large(c);
 }
 
 /*
@@ -329,7 +426,6 @@ ctl_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	if (nread == 0)
 		return;
 	c->len += (size_t)nread;
-	uv_timer_again(&c->idle);
 	ctl_client_process(c);
 }
 
@@ -352,10 +448,179 @@ ctl_reply(struct ctl_client *c, cJSON *reply)
 	}
 	c->deferred = false;
 	ctl_send(c, reply);
-	uv_timer_again(&c->idle);
+	ctl_rearm(c, true);
 	/* Requests queued behind the owed reply run from the loop, never from inside a caller. */
 	if (!c->closing)
 		uv_timer_start(&c->resume, ctl_resume_cb, 0, 0);
+}
+
+static bool
+ctl_privileged(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static unsigned
+ctl_uid_count(const struct ctl_server *s, uid_t uid)
+{
+	const struct ctl_client *c;
+	unsigned n = 0;
+
+	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = TAILQ_NEXT(c, entry))
+		if (c->admitted && c->uid == uid)
+			n++;
+	return n;
+}
+
+/* Takes a slot of the peer's pool: NULL, or why not. */
+static const char *
+ctl_admit(struct ctl_server *s, struct ctl_client *c)
+{
+	c->privileged = ctl_privileged(c->uid);
+	if (c->privileged) {
+		if (s->nprivileged >= s->lim.max_privileged)
+			return "too many clients";
+		s->nprivileged++;
+	} else {
+		if (s->nothers >= s->lim.max_others)
+			return "too many clients";
+		if (ctl_uid_count(s, c->uid) >= s->lim.max_per_uid)
+			return "too many clients of this user";
+		s->nothers++;
+	}
+	c->admitted = true;
+	return NULL;
+}
+
+/*
+ * One short line into the new connection's empty socket buffer always fits,
+ * so it is written now and the descriptor closed at once: a flood never holds
+ * more than the one being accepted.
+ */
+static void
+ctl_refuse(struct ctl_server *s, struct ctl_client *c, const char *why)
+{
+	char *err = ctlproto_error_reply(why), *line;
+	uint64_t now = uv_now(s->loop);
+	uv_buf_t b;
+
+	if (err != NULL) {
+		line = xasprintf("%s\n", err);
+		b = uv_buf_init(line, (unsigned)strlen(line));
+		(void)uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+		free(line);
+		free(err);
+	}
+	s->nrefused++;
+	if (s->refused_logged == 0 || now - s->refused_logged >= CTL_LOG_EVERY_MS) {
+		log_info("refused %u connection%s, the last from uid %ld pid %ld: %s", s->nrefused,
+		    s->nrefused == 1 ? "" : "s", (long)c->uid, (long)c->pid, why);
+		s->nrefused = 0;
+		s->refused_logged = now;
+	}
+	ctl_client_close(c);
+}
+
+/*
+ * Frees a descriptor for shedding the backlog: the spare, or else a client's,
+ * the newest of another user if there is one. False when there is none.
+ */
+static bool
+ctl_free_one_fd(struct ctl_server *s)
+{
+	struct ctl_client *c, *victim = NULL;
+
+	if (s->spare_fd != -1) {
+		close(s->spare_fd);
+		s->spare_fd = -1;
+		return true;
+	}
+	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = TAILQ_NEXT(c, entry))
+		if (c->admitted && (victim == NULL || !c->privileged || victim->privileged))
+			victim = c;
+	if (victim == NULL)
+		return false;
+	log_warnx("out of file descriptors: dropped a client of uid %ld", (long)victim->uid);
+	ctl_client_close(victim);
+	return true;
+}
+
+/* Accepts and closes until the backlog is empty: 0, or the errno that stopped it. */
+static int
+ctl_shed_backlog(uv_os_fd_t lfd)
+{
+	static const char busy[] = "{\"ok\":false,\"error\":\"out of file descriptors\"}\n";
+	int fd;
+
+	for (;;) {
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+			(void)!write(fd, busy, sizeof(busy) - 1);
+			close(fd);
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			return 0;
+		} else if (errno != EINTR && errno != ECONNABORTED) {
+			return errno;
+		}
+	}
+}
+
+/*
+ * libuv sheds the backlog on EMFILE with a spare descriptor of its own, and
+ * calls here only when that spare is lost, and then again at once until an
+ * accept finds the backlog empty (which takes a free descriptor: accept fails
+ * with EMFILE before it looks at the backlog). So ctl sheds the backlog with a
+ * spare of its own and leaves that descriptor free; the spare is taken again
+ * at the next connection.
+ */
+static void
+ctl_accept_failed(struct ctl_server *s, int status)
+{
+	uint64_t now = uv_now(s->loop);
+	uv_os_fd_t lfd;
+	int r = EMFILE;
+
+	if (s->emfile_logged == 0 || now - s->emfile_logged >= CTL_LOG_EVERY_MS) {
+		log_warnx("accept: %s", uv_strerror(status));
+		s->emfile_logged = now;
+	}
+	if ((status != UV_EMFILE && status != UV_ENFILE) ||
+	    uv_fileno((uv_handle_t *)&s->listener, &lfd) < 0)
+		return;
+	while ((r == EMFILE || r == ENFILE) && ctl_free_one_fd(s))
+		r = ctl_shed_backlog(lfd);
+}
+
+static struct ctl_client *
+ctl_client_new(struct ctl_server *s)
+{
+	struct ctl_client *c = xcalloc(1, sizeof(*c));
+
+	c->server = s;
+	uv_pipe_init(s->loop, &c->pipe, 0);
+	uv_timer_init(s->loop, &c->timer);
+	uv_timer_init(s->loop, &c->resume);
+	c->pipe.data = c;
+	c->timer.data = c;
+	c->resume.data = c;
+	c->handles = 3;
+	TAILQ_INSERT_TAIL(&s->clients, c, entry);
+	return c;
+}
+
+static int
+ctl_peer(struct ctl_client *c)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1)
+		return -1;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->pid = cred.pid;
+	return 0;
 }
 
 static void
@@ -363,44 +628,63 @@ ctl_connection_cb(uv_stream_t *listener, int status)
 {
 	struct ctl_server *s = listener->data;
 	struct ctl_client *c;
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
-	uv_os_fd_t fd;
+	const char *why;
 
 	if (status < 0) {
-		log_warnx("accept: %s", uv_strerror(status));
+		ctl_accept_failed(s, status);
 		return;
 	}
-	c = xcalloc(1, sizeof(*c));
-	c->server = s;
-	uv_pipe_init(s->loop, &c->pipe, 0);
-	uv_timer_init(s->loop, &c->idle);
-	uv_timer_init(s->loop, &c->resume);
-	c->pipe.data = c;
-	c->idle.data = c;
-	c->resume.data = c;
-	c->handles = 3;
-	TAILQ_INSERT_TAIL(&s->clients, c, entry);
-	s->nclients++;
-	if (uv_accept(listener, (uv_stream_t *)&c->pipe) < 0) {
+	if (s->spare_fd == -1)
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	c = ctl_client_new(s);
+	if (uv_accept(listener, (uv_stream_t *)&c->pipe) < 0 || ctl_peer(c) < 0) {
 		ctl_client_close(c);
 		return;
 	}
-	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
-		ctl_client_close(c);
+	if ((why = ctl_admit(s, c)) != NULL) {
+		ctl_refuse(s, c, why);
 		return;
 	}
-	c->uid = cred.uid;
-	c->gid = cred.gid;
-	c->pid = cred.pid;
-	if (s->nclients > CTL_MAX_CLIENTS) {
-		c->close_after = true;
-		ctl_send(c, ctl_error("too many clients"));
-		return;
-	}
-	uv_timer_start(&c->idle, ctl_idle_cb, CTL_IDLE_TIMEOUT_MS, CTL_IDLE_TIMEOUT_MS);
+	c->buf = xmalloc(CTL_MAX_REQUEST);
+	ctl_rearm(c, true);
 	ctl_read_start(c);
+}
+
+/*
+ * Every client may hold a descriptor at once, plus the rest of the daemon's:
+ * raise the soft limit to fit them, as far as the hard limit allows.
+ */
+static void
+ctl_check_nofile(const struct ctl_limits *l)
+{
+	rlim_t need = (rlim_t)l->max_privileged + l->max_others + CTL_FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < need)
+		log_warnx("RLIMIT_NOFILE is %lu, below the %lu descriptors the control socket's "
+		          "clients and the daemon may need",
+		    (unsigned long)rl.rlim_cur, (unsigned long)need);
+}
+
+void
+ctl_default_limits(struct ctl_limits *l)
+{
+	l->max_privileged = CTL_MAX_CLIENTS;
+	l->max_others = CTL_MAX_OTHERS;
+	l->max_per_uid = CTL_MAX_PER_UID;
+	l->request_ms = CTL_REQUEST_TIMEOUT_MS;
+	l->idle_ms = CTL_IDLE_TIMEOUT_MS;
+}
+
+void
+ctl_set_limits(struct ctl_server *s, const struct ctl_limits *l)
+{
+	s->lim = *l;
+	ctl_check_nofile(l);
 }
 
 /*
@@ -484,11 +768,7 @@ ctl_mkdir_parent(const char *path)
 static void
 ctl_failed_closed(uv_handle_t *h)
 {
-	struct ctl_server *s = h->data;
-
-	close(s->lockfd);
-	free(s->path);
-	free(s);
+	ctl_server_free(h->data);
 }
 
 int
@@ -523,18 +803,21 @@ ctl_new(uv_loop_t *loop, const char *path, bool has_gid, gid_t gid, const struct
 	s->h = *h;
 	s->path = xstrdup(path);
 	s->lockfd = lockfd;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s->has_gid = has_gid;
 	s->gid = gid;
 	TAILQ_INIT(&s->clients);
 	uv_pipe_init(loop, &s->listener, 0);
 	s->listener.data = s;
 	s->handles = 1;
+	ctl_default_limits(&s->lim);
+	ctl_check_nofile(&s->lim);
 	/* Never world-accessible, not even between bind and chmod. */
 	old = umask(0117);
 	r = uv_pipe_bind(&s->listener, path);
 	umask(old);
 	if (r == 0)
-		r = uv_listen((uv_stream_t *)&s->listener, 16, ctl_connection_cb);
+		r = uv_listen((uv_stream_t *)&s->listener, CTL_BACKLOG, ctl_connection_cb);
 	if (r < 0) {
 		*cause = xasprintf("%s: %s", path, uv_strerror(r));
 		/* Freed in the close callback, once the caller's loop drains. */
@@ -549,7 +832,7 @@ ctl_new(uv_loop_t *loop, const char *path, bool has_gid, gid_t gid, const struct
 unsigned
 ctl_nclients(const struct ctl_server *s)
 {
-	return s->nclients;
+	return s->nprivileged + s->nothers;
 }
 
 const char *

@@ -36,7 +36,21 @@
 #define CTL_PROTOCOL_VERSION 1
 #define CTL_MAX_REQUEST (64 * 1024)     /* bytes in one request line, newline included */
 #define CTL_MAX_REPLY (4 * 1024 * 1024) /* bytes in one reply line; the client stops there */
+/*
+ * Connection limits of the daemon (src/ctl.c says why). Root and the daemon's
+ * own user have CTL_MAX_CLIENTS connections to themselves; every other uid
+ * shares CTL_MAX_OTHERS, one uid at most CTL_MAX_PER_UID, a `wait` included.
+ * A connection over its limit gets {"ok":false,"error":"too many clients…"}
+ * and is closed. A request line must be complete CTL_REQUEST_TIMEOUT_MS after
+ * its first byte. Between requests (from accept or the last reply) root may
+ * stay idle CTL_IDLE_TIMEOUT_MS; anyone else must start the next request
+ * within CTL_REQUEST_TIMEOUT_MS, so other users connect once per request.
+ * No deadline runs while a reply is owed (`wait`).
+ */
 #define CTL_MAX_CLIENTS 64
+#define CTL_MAX_OTHERS 64
+#define CTL_MAX_PER_UID 16
+#define CTL_REQUEST_TIMEOUT_MS 2000
 #define CTL_IDLE_TIMEOUT_MS 30000
 #define CTL_CMD_MAX 32
 #define CTL_EVENTS_MAX 200 /* the event ring's size (EVENTS_RING_SIZE) */
