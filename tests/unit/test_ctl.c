@@ -494,12 +494,12 @@ test_wait_in_progress_keeps_its_slot(void **state)
 	assert_int_equal(ctl_nclients(f->s), 1);
 	reply = cJSON_CreateObject();
 	cJSON_AddStringToObject(reply, "state", "RUNNING");
+	/* The allowance between requests starts again at the reply. */
+	t0 = now_ms();
 	ctl_reply(f->waiter, reply);
 	f->waiter = NULL;
 	assert_true(read_reply(f, fd, line, sizeof(line), 2000) > 0);
 	assert_non_null(strstr(line, "RUNNING"));
-	/* The allowance between requests starts again at the reply. */
-	t0 = now_ms();
 	assert_true(wait_closed(f, fd, 5000) >= 0);
 	assert_in_range(now_ms() - t0, 300, 3000);
 	assert_int_equal(ctl_nclients(f->s), 0);
