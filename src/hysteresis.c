@@ -49,6 +49,16 @@ hysteresis_feed(struct hysteresis *h, bool ok)
 	return h->state != old;
 }
 
+bool
+hysteresis_distrust(struct hysteresis *h)
+{
+	h->oks = 0;
+	if (h->state != PORT_UP)
+		return false;
+	h->state = PORT_UNKNOWN;
+	return true;
+}
+
 const char *
 hysteresis_state_name(enum port_state st)
 {

@@ -6,13 +6,17 @@
  *                completes from the loop) and counts every live object
  *                below in `live`; it is freed when that reaches 0 after
  *                probe_close().
- *   prober     - one per port: a uv_timer_t ticking every interval; freed in
- *                the timer's close callback.
+ *   prober     - one per port: a one-shot uv_timer_t re-armed for the next
+ *                due time of a fixed cadence; freed in the timer's close
+ *                callback.
  *   attempt    - one connect in flight: a uv_tcp_t, its uv_connect_t and a
  *                deadline uv_timer_t; freed when both handles are closed
- *                and the connect request has called back. A stopped prober
- *                detaches its attempt (attempt->p = NULL), which then only
- *                winds itself down.
+ *                and the connect request has called back. A prober may have
+ *                several in flight (timeout >= interval): each is numbered,
+ *                and results are fed in that order; a result older than one
+ *                already fed, or than the last distrust mark, is dropped and
+ *                its attempt detached (attempt->p = NULL), after which it
+ *                only winds itself down.
  *   resolve    - a uv_getaddrinfo request for a host name; stale results
  *                (an older generation) are dropped.
  */
@@ -29,10 +33,22 @@
 
 struct probe_set;
 
+/*
+ * At the defaults (timeout = interval) two attempts overlap; the cap only
+ * matters for a timeout many intervals long, where a tick that finds it
+ * reached skips (and says so in the debug log) rather than piling up sockets.
+ */
+#define PROBE_MAX_INFLIGHT 8
+
 struct prober {
 	struct probe_set *set;
 	uv_timer_t tick;
-	struct attempt *cur; /* the connect in flight, or NULL */
+	uint64_t due_ms;       /* uv_now() of the tick that is armed */
+	struct attempt *first; /* connects in flight, oldest first */
+	int inflight;
+	uint64_t next_seq;  /* the number the next attempt gets */
+	uint64_t fed_seq;   /* results up to this one are fed (or dropped) */
+	uint64_t epoch_seq; /* attempts numbered below this started before a distrust mark */
 	struct hysteresis hy;
 	struct probe_port_info info;
 	bool stopped;
@@ -41,6 +57,8 @@ struct prober {
 struct attempt {
 	struct probe_set *set;
 	struct prober *p; /* NULL once detached */
+	struct attempt *next;
+	uint64_t seq;
 	uv_tcp_t tcp;
 	uv_connect_t req;
 	uv_timer_t deadline;
@@ -189,6 +207,57 @@ attempt_close_cb(uv_handle_t *h)
 	attempt_unref(h->data);
 }
 
+static void
+attempt_unlink(struct prober *p, struct attempt *a)
+{
+	struct attempt **pp = &p->first;
+
+	while (*pp != NULL && *pp != a)
+		pp = &(*pp)->next;
+	if (*pp == a) {
+		*pp = a->next;
+		p->inflight--;
+	}
+	a->next = NULL;
+}
+
+/* Takes the attempt off its prober; its outcome is never fed. */
+static void
+attempt_detach(struct attempt *a)
+{
+	if (a->done)
+		return;
+	if (a->p != NULL)
+		attempt_unlink(a->p, a);
+	a->done = true;
+	a->p = NULL;
+	uv_close((uv_handle_t *)&a->tcp, attempt_close_cb);
+	uv_close((uv_handle_t *)&a->deadline, attempt_close_cb);
+}
+
+/* Detaches every attempt in flight numbered below seq (all of them for UINT64_MAX). */
+static void
+prober_detach_older(struct prober *p, uint64_t seq)
+{
+	while (p->first != NULL && p->first->seq < seq)
+		attempt_detach(p->first);
+}
+
+/*
+ * Feeds the result of attempt number seq, in order: an older attempt still
+ * in flight says less than this one and is dropped; a result from before a
+ * distrust mark, or older than one already fed, is not fed.
+ */
+static void
+prober_feed(struct prober *p, uint64_t seq, int err, double latency_ms)
+{
+	if (seq < p->epoch_seq || seq <= p->fed_seq)
+		return;
+	p->fed_seq = seq;
+	prober_detach_older(p, seq);
+	prober_record(p, err, latency_ms);
+}
+
 /* Records the result (unless detached) and winds the attempt down. */
 static void
 attempt_finish(struct attempt *a, int err)
@@ -196,12 +265,10 @@ attempt_finish(struct attempt *a, int err)
 	struct prober *p = a->p;
 	double ms = (double)(uv_hrtime() - a->started_ns) / 1e6;
 
+	if (p != NULL)
+		attempt_unlink(p, a);
 	a->done = true;
 	a->p = NULL;
-	if (p != NULL) {
-		p->cur = NULL;
-		prober_record(p, err, ms);
-	}
 	/*
 	 * A connect that succeeded is closed normally (FIN), not reset with
 	 * SO_LINGER 0: a reset is what scanners and half-open floods leave
@@ -212,6 +279,9 @@ attempt_finish(struct attempt *a, int err)
 	 */
 	uv_close((uv_handle_t *)&a->tcp, attempt_close_cb);
 	uv_close((uv_handle_t *)&a->deadline, attempt_close_cb);
+	/* Last: feeding may reach the observer, and through it anything. */
+	if (p != NULL)
+		prober_feed(p, a->seq, err, ms);
 }
 
 static void
@@ -235,17 +305,6 @@ attempt_deadline_cb(uv_timer_t *t)
 }
 
 static void
-attempt_detach(struct attempt *a)
-{
-	if (a->done)
-		return;
-	a->done = true;
-	a->p = NULL;
-	uv_close((uv_handle_t *)&a->tcp, attempt_close_cb);
-	uv_close((uv_handle_t *)&a->deadline, attempt_close_cb);
-}
-
-static void
 resolve_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct resolve *r = container_of(req, struct resolve, req);
@@ -259,7 +318,7 @@ resolve_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 			ps->resolve_err = 0;
 			/* Probe at once rather than waiting a whole interval. */
 			for (int i = 0; i < ps->nports; i++)
-				if (ps->probers[i]->cur == NULL)
+				if (ps->probers[i]->inflight == 0)
 					prober_start_attempt(ps->probers[i]);
 		} else {
 			ps->resolve_err = status != 0 ? status : UV_EAI_NONAME;
@@ -295,17 +354,23 @@ static void
 prober_start_attempt(struct prober *p)
 {
 	struct probe_set *ps = p->set;
-	struct attempt *a;
+	struct attempt *a, **tail;
 	struct sockaddr_storage ss;
+	uint64_t seq;
 	int rc;
 
 	if (!ps->have_addr) {
 		/* A host name: a failed lookup counts as a failure, a pending one as nothing. */
 		if (ps->resolve_err != 0)
-			prober_record(
-			    p, ps->resolve_err == UV_EAI_NONAME ? -EHOSTUNREACH : -EINVAL, 0);
+			prober_feed(p, p->next_seq++,
+			    ps->resolve_err == UV_EAI_NONAME ? -EHOSTUNREACH : -EINVAL, 0);
 		if (!ps->resolving)
 			set_start_resolve(ps);
+		return;
+	}
+	if (p->inflight >= PROBE_MAX_INFLIGHT) {
+		log_debug("port %u: %d probes still in flight, skipping a tick", p->info.port,
+		    p->inflight);
 		return;
 	}
 	ss = ps->addr;
@@ -314,14 +379,15 @@ prober_start_attempt(struct prober *p)
 	else
 		((struct sockaddr_in *)&ss)->sin_port = htons(p->info.port);
 
+	seq = p->next_seq++;
 	a = xcalloc(1, sizeof(*a));
 	a->set = ps;
-	a->p = p;
+	a->seq = seq;
 	a->started_ns = uv_hrtime();
 	rc = uv_tcp_init(ps->loop, &a->tcp);
 	if (rc != 0) {
 		free(a);
-		prober_record(p, rc, 0);
+		prober_feed(p, seq, rc, 0);
 		return;
 	}
 	a->tcp.data = a;
@@ -337,26 +403,50 @@ prober_start_attempt(struct prober *p)
 	if (rc != 0) {
 		/* No callback will come for the request: finish here (e.g. ENETUNREACH at once). */
 		a->done = true;
-		a->p = NULL;
-		prober_record(p, rc, 0);
 		uv_close((uv_handle_t *)&a->tcp, attempt_close_cb);
 		if (a->refs == 2)
 			uv_close((uv_handle_t *)&a->deadline, attempt_close_cb);
+		prober_feed(p, seq, rc, 0);
 		return;
 	}
 	a->refs++; /* the connect request */
 	uv_timer_start(&a->deadline, attempt_deadline_cb, ps->timeout_ms, 0);
-	p->cur = a;
+	a->p = p;
+	for (tail = &p->first; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = a;
+	p->inflight++;
 }
 
+static void prober_tick_cb(uv_timer_t *t);
+
+/* Arms the tick for uv_now() time `due`. */
+static void
+prober_arm(struct prober *p, uint64_t due)
+{
+	uint64_t now = uv_now(p->set->loop);
+
+	p->due_ms = due;
+	uv_timer_start(&p->tick, prober_tick_cb, due > now ? due - now : 0, 0);
+}
+
+/*
+ * A fixed cadence (DESIGN.md §5.1): each tick is due one interval after the
+ * previous one was due, not after it ran, and an attempt still waiting for
+ * its deadline does not hold the next one back, so a dropped link is down
+ * after at most fall x interval + timeout. Ticks missed while the loop was
+ * held up are skipped, keeping the phase.
+ */
 static void
 prober_tick_cb(uv_timer_t *t)
 {
 	struct prober *p = container_of(t, struct prober, tick);
+	uint64_t now = uv_now(p->set->loop), next = p->due_ms + p->set->interval_ms;
 
-	/* With timeout > interval the previous attempt may still run: let it finish. */
-	if (p->cur == NULL)
-		prober_start_attempt(p);
+	while (next <= now)
+		next += p->set->interval_ms;
+	prober_arm(p, next);
+	prober_start_attempt(p);
 }
 
 static void
@@ -375,6 +465,7 @@ prober_new(struct probe_set *ps, uint16_t port)
 	struct prober *p = xcalloc(1, sizeof(*p));
 
 	p->set = ps;
+	p->next_seq = 1; /* fed_seq 0: nothing fed yet */
 	hysteresis_init(&p->hy, ps->fall, ps->rise);
 	p->info.port = port;
 	p->info.state = PORT_UNKNOWN;
@@ -384,17 +475,14 @@ prober_new(struct probe_set *ps, uint16_t port)
 	uv_timer_init(ps->loop, &p->tick);
 	ps->live++;
 	/* First probe on the next loop turn, then every interval. */
-	uv_timer_start(&p->tick, prober_tick_cb, 0, ps->interval_ms);
+	prober_arm(p, uv_now(ps->loop));
 	return p;
 }
 
 static void
 prober_stop(struct prober *p)
 {
-	if (p->cur != NULL) {
-		attempt_detach(p->cur);
-		p->cur = NULL;
-	}
+	prober_detach_older(p, UINT64_MAX);
 	p->stopped = true;
 	uv_close((uv_handle_t *)&p->tick, prober_close_cb);
 }
@@ -586,12 +674,45 @@ probe_check_now(struct probe_set *ps)
 	for (int i = 0; i < ps->nports; i++) {
 		struct prober *p = ps->probers[i];
 
-		if (p->cur != NULL)
+		if (p->inflight > 0)
 			continue;
 		/* The regular rhythm restarts from now, so the next tick is a full interval away. */
-		uv_timer_start(&p->tick, prober_tick_cb, ps->interval_ms, ps->interval_ms);
+		prober_arm(p, uv_now(ps->loop) + ps->interval_ms);
 		prober_start_attempt(p);
 	}
+}
+
+void
+probe_distrust(struct probe_set *ps)
+{
+	bool changed = false;
+
+	if (ps->closing || ps->nports == 0)
+		return;
+	for (int i = 0; i < ps->nports; i++) {
+		struct prober *p = ps->probers[i];
+		enum port_state old = p->info.state;
+
+		prober_detach_older(p, UINT64_MAX);
+		p->epoch_seq = p->next_seq;
+		if (hysteresis_distrust(&p->hy)) {
+			p->info.state = p->hy.state;
+			p->info.since_wall_ms = util_wall_ms();
+			p->info.since_mono_ms = uv_now(ps->loop);
+			log_info("%s port %u: %s -> %s until fresh probes show it up", ps->address,
+			    p->info.port, hysteresis_state_name(old),
+			    hysteresis_state_name(p->info.state));
+			changed = true;
+		}
+	}
+	set_update_target(ps);
+	/* Every port at once, and the cadence from now. */
+	for (int i = 0; i < ps->nports; i++) {
+		prober_arm(ps->probers[i], uv_now(ps->loop) + ps->interval_ms);
+		prober_start_attempt(ps->probers[i]);
+	}
+	if (changed)
+		observer_changed(&ps->obs, OBS_TARGET);
 }
 
 enum port_state

@@ -37,6 +37,14 @@ struct hysteresis {
 void hysteresis_init(struct hysteresis *h, int fall, int rise);
 /* Feeds one probe result; returns true when the state changed. */
 bool hysteresis_feed(struct hysteresis *h, bool ok);
+/*
+ * Evidence from elsewhere (SMS failed the task for a network reason) that
+ * the link was down while the probes still read up: forget the run of
+ * successes, and an up port becomes unknown, so that only `rise` fresh
+ * successes make it up again. A down port stays down. Returns true when the
+ * state changed.
+ */
+bool hysteresis_distrust(struct hysteresis *h);
 /* "unknown", "down", "up". */
 const char *hysteresis_state_name(enum port_state st);
 /* NULL for FAIL_NONE; "timeout", "refused", "unreachable", "other". */

@@ -1,6 +1,7 @@
 /*
  * Target port probes (DESIGN.md §5.1): one prober per port, each on its own
- * timers, making a non-blocking TCP connect every interval cut at timeout;
+ * timers, starting a non-blocking TCP connect at a fixed cadence of
+ * `interval`, each cut at `timeout` (attempts overlap when timeout >= interval);
  * results go through the fall/rise state machine of hysteresis.h. Reports to
  * the daemon through the observer (OBS_TARGET on any port state change).
  */
@@ -62,6 +63,14 @@ int probe_follow(struct probe_set *ps, const struct config *cfg, const char *mig
 void probe_reconfigure(struct probe_set *ps, const struct config *cfg);
 /* Probes every port now (`smsguardctl check`); a port with a probe in flight keeps it. */
 void probe_check_now(struct probe_set *ps);
+/*
+ * SMS reported a network failure: that is evidence the link was down, even
+ * if the probes read up (SMS may notice before `fall` probes do). Drops the
+ * probes in flight, makes every up port unknown (hysteresis_distrust), and
+ * probes every port at once, so the target is up again only after `rise`
+ * successes of probes started from now, and its up-since is that moment.
+ */
+void probe_distrust(struct probe_set *ps);
 
 /*
  * Up only when every port is up; down when any is down; unknown otherwise

@@ -168,6 +168,40 @@ test_long_runs_do_not_overflow_counters(void **state)
 }
 
 static void
+test_distrust_makes_up_unknown_until_rise_fresh_successes(void **state)
+{
+	struct hysteresis h;
+
+	hysteresis_init(&h, 3, 2);
+	feed(&h, "+++");
+	assert_int_equal(h.state, PORT_UP);
+	assert_true(hysteresis_distrust(&h));
+	assert_int_equal(h.state, PORT_UNKNOWN);
+	/* One fresh success is not enough: the run before the mark does not count. */
+	assert_int_equal(feed(&h, "+"), 0);
+	assert_int_equal(h.state, PORT_UNKNOWN);
+	assert_int_equal(feed(&h, "+"), 1);
+	assert_int_equal(h.state, PORT_UP);
+}
+
+static void
+test_distrust_keeps_down_and_forgets_a_partial_rise(void **state)
+{
+	struct hysteresis h;
+
+	hysteresis_init(&h, 3, 2);
+	feed(&h, "---+");
+	assert_int_equal(h.state, PORT_DOWN);
+	assert_false(hysteresis_distrust(&h));
+	assert_int_equal(h.state, PORT_DOWN);
+	/* The success before the mark is forgotten: two more are needed. */
+	assert_int_equal(feed(&h, "+"), 0);
+	assert_int_equal(h.state, PORT_DOWN);
+	assert_int_equal(feed(&h, "+"), 1);
+	assert_int_equal(h.state, PORT_UP);
+}
+
+static void
 test_state_names(void **state)
 {
 	assert_string_equal(hysteresis_state_name(PORT_UNKNOWN), "unknown");
@@ -289,6 +323,8 @@ main(void)
 	    cmocka_unit_test(test_fall_and_rise_below_one_are_taken_as_one),
 	    cmocka_unit_test(test_repeated_results_do_not_report_a_change_again),
 	    cmocka_unit_test(test_long_runs_do_not_overflow_counters),
+	    cmocka_unit_test(test_distrust_makes_up_unknown_until_rise_fresh_successes),
+	    cmocka_unit_test(test_distrust_keeps_down_and_forgets_a_partial_rise),
 	    cmocka_unit_test(test_state_names),
 	    cmocka_unit_test(test_class_names),
 	    cmocka_unit_test(test_classify_errnos_either_sign),

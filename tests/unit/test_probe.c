@@ -545,6 +545,128 @@ test_close_without_target_completes_from_the_loop(void **state)
 	assert_int_equal(probe_port_count(f->ps), 0);
 }
 
+/* Runs the loop for ms milliseconds. */
+static void
+run_for(struct fixture *f, uint64_t ms)
+{
+	uint64_t start;
+
+	uv_update_time(&f->loop);
+	start = uv_now(&f->loop);
+	while (uv_now(&f->loop) - start < ms)
+		uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static uint64_t
+probes_of(struct fixture *f, int i)
+{
+	struct probe_port_info in;
+
+	assert_int_equal(probe_port_info(f->ps, i, &in), 0);
+	return in.probes;
+}
+
+/*
+ * With timeout = interval (the defaults' ratio), a timed-out attempt must not
+ * hold back the next one: one attempt starts every interval, so a dropped
+ * port is down after fall x interval + timeout, not fall x (interval + timeout).
+ */
+static void
+test_timeouts_keep_the_cadence_when_timeout_equals_interval(void **state)
+{
+	struct fixture *f = *state;
+	int fillers[8], nfill;
+	uint16_t port;
+	int fd = full_listener(&port, fillers, &nfill);
+	uint64_t took, before;
+
+	f->cfg.probe_interval_ms = 200;
+	f->cfg.probe_timeout_ms = 200;
+	probe_reconfigure(f->ps, &f->cfg);
+	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", &port, 1), 0);
+	/* Attempts at 0, 200, 400 time out at 200, 400, 600; skipping ticks made it 1000. */
+	took = run_until_port(f, 0, PORT_DOWN, 5000);
+	assert_true(took < 900);
+	/* Over two seconds, ten attempts end (five when each timeout cost two intervals). */
+	before = probes_of(f, 0);
+	run_for(f, 2000);
+	assert_true(probes_of(f, 0) - before >= 8);
+	for (int i = 0; i < nfill; i++)
+		close(fillers[i]);
+	close(fd);
+}
+
+/* A failure reported by SMS makes an up port unknown until rise fresh probes pass. */
+static void
+test_distrust_makes_up_ports_unknown_until_rise_fresh_successes(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t port;
+	int fd = tcp_socket(AF_INET, 16, &port);
+	uint64_t since_before, since_after, before;
+
+	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", &port, 1), 0);
+	run_until_port(f, 0, PORT_UP, 2000);
+	probe_target_state(f->ps, &since_before);
+	before = probes_of(f, 0);
+	run_for(f, 5);
+	probe_distrust(f->ps);
+	assert_true(port_in(f, 0, PORT_UNKNOWN));
+	assert_int_equal(probe_target_state(f->ps, NULL), PORT_UNKNOWN);
+	run_until_port(f, 0, PORT_UP, 2000);
+	/* Up again only after rise (2) results of probes started after the mark. */
+	assert_true(probes_of(f, 0) >= before + 2);
+	assert_int_equal(probe_target_state(f->ps, &since_after), PORT_UP);
+	assert_true(since_after > since_before);
+	close(fd);
+}
+
+/* The fresh probes start at once, not at the next tick. */
+static void
+test_distrust_probes_every_port_at_once(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t ports[2];
+	int fds[2] = {tcp_socket(AF_INET, 16, &ports[0]), tcp_socket(AF_INET, 16, &ports[1])};
+	uint64_t before[2], start;
+
+	f->cfg.probe_interval_ms = 60000;
+	f->cfg.rise = 1;
+	probe_reconfigure(f->ps, &f->cfg);
+	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", ports, 2), 0);
+	run_until_port(f, 0, PORT_UP, 2000);
+	run_until_port(f, 1, PORT_UP, 2000);
+	before[0] = probes_of(f, 0);
+	before[1] = probes_of(f, 1);
+	probe_distrust(f->ps);
+	uv_update_time(&f->loop);
+	start = uv_now(&f->loop);
+	while ((probes_of(f, 0) == before[0] || probes_of(f, 1) == before[1]) &&
+	    uv_now(&f->loop) - start < 30000)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	/* A minute-long interval: only an immediate probe gets here this soon. */
+	assert_true(uv_now(&f->loop) - start < 30000);
+	assert_int_equal(probe_target_state(f->ps, NULL), PORT_UP);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* A down port stays down: the mark only forgets successes. */
+static void
+test_distrust_keeps_a_down_port_down(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t port = closed_port();
+	int changes;
+
+	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", &port, 1), 0);
+	run_until_port(f, 0, PORT_DOWN, 2000);
+	changes = f->changes;
+	probe_distrust(f->ps);
+	assert_true(port_in(f, 0, PORT_DOWN));
+	assert_int_equal(f->changes, changes);
+}
+
 int
 main(void)
 {
@@ -577,6 +699,13 @@ main(void)
 	        test_a_thousand_cycles_on_three_ports_keep_descriptors_flat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_close_without_target_completes_from_the_loop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_timeouts_keep_the_cadence_when_timeout_equals_interval, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_distrust_makes_up_ports_unknown_until_rise_fresh_successes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_distrust_probes_every_port_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_distrust_keeps_a_down_port_down, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
