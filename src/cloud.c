@@ -64,7 +64,8 @@ struct cloud {
 	struct cloud_req *reqs;
 
 	/* The poll chain. */
-	bool started, poll_inflight, poll_again, fast;
+	bool started, poll_inflight, poll_again;
+	uint64_t interval_ms;                /* the policy's poll interval; 0 until it said one */
 	uint64_t next_poll_at;               /* uv ms; 0 = none scheduled */
 	uint64_t last_poll_at;               /* uv ms when the last poll began */
 	bool snapshot_new;                   /* tell the observer once the poll is accounted for */
@@ -611,14 +612,15 @@ sms_call(struct cloud *c, enum cloud_api api, req_handler handler, req_after aft
 
 /* ---------------------------------------------------------- poll chain */
 
-static bool
-want_fast(const struct cloud *c)
+/* The poll interval now: the policy's, else by the task's state until it has spoken. */
+static uint64_t
+poll_interval(const struct cloud *c)
 {
-	if (c->fast)
-		return true;
+	if (c->interval_ms > 0)
+		return c->interval_ms;
 	if (!c->have_task)
-		return true; /* discovering, or never answered: keep trying at `poll` */
-	return task_state_is_active(c->task.state);
+		return c->cfg->poll_ms; /* discovering, or never answered: keep trying at `poll` */
+	return task_state_is_active(c->task.state) ? c->cfg->poll_ms : c->cfg->poll_idle_ms;
 }
 
 static void
@@ -685,7 +687,7 @@ poll_finished(struct cloud *c, enum cloud_result res, const struct http_response
 		return;
 	if (res == CLOUD_RES_OK) {
 		c->failures = 0;
-		delay = jitter(want_fast(c) ? c->cfg->poll_ms : c->cfg->poll_idle_ms, 10);
+		delay = jitter(poll_interval(c), 10);
 		if (c->poll_again) {
 			c->poll_again = false;
 			delay = spacing_left(c);
@@ -1105,19 +1107,24 @@ cloud_poll_now(struct cloud *c)
 }
 
 void
-cloud_set_fast(struct cloud *c, bool fast)
+cloud_set_poll_interval(struct cloud *c, uint64_t interval_ms)
 {
-	uint64_t now;
+	uint64_t now, due;
 
-	if (c->fast == fast)
+	if (c->interval_ms == interval_ms)
 		return;
-	c->fast = fast;
-	if (!fast || !c->started || c->closing || c->poll_inflight || c->failures > 0)
+	c->interval_ms = interval_ms;
+	if (interval_ms == 0 || !c->started || c->closing || c->poll_inflight || c->failures > 0)
 		return;
-	/* Going fast: bring an idle-interval poll forward. */
+	/*
+	 * Shorter: the next poll comes one new interval after the last one, or
+	 * now if that is past. Longer: the poll already scheduled stands, and
+	 * the new interval applies from it on.
+	 */
 	now = uv_now(c->loop);
-	if (c->next_poll_at > now + c->cfg->poll_ms)
-		schedule_poll(c, jitter(c->cfg->poll_ms, 10));
+	due = c->last_poll_at + jitter(interval_ms, 10);
+	if (c->next_poll_at > due && c->next_poll_at > now)
+		schedule_poll(c, due > now ? due - now : spacing_left(c));
 }
 
 static bool
@@ -1494,7 +1501,10 @@ cloud_status_json(const struct cloud *c, cJSON *task_obj, cJSON *cloud_obj)
 		set_item(cloud_obj, "errors", cJSON_CreateNumber((double)c->errors));
 		set_item(cloud_obj, "last_error", str_or_null(c->last_error));
 		set_item(cloud_obj, "failures", cJSON_CreateNumber(c->failures));
-		set_item(cloud_obj, "fast", cJSON_CreateBool(want_fast(c)));
+		set_item(
+		    cloud_obj, "fast", cJSON_CreateBool(poll_interval(c) < c->cfg->poll_idle_ms));
+		set_item(cloud_obj, "poll_interval_s",
+		    cJSON_CreateNumber((double)poll_interval(c) / 1000));
 		if (c->auth_until > uv_now(c->loop))
 			set_item(cloud_obj, "silent_until",
 			    wall_s_or_null(

@@ -27,7 +27,7 @@ static const char *const action_names[] = {
     [ACT_RESUME_TASK] = "resume_task",
     [ACT_RESTART_AGENT] = "restart_agent",
     [ACT_POLL_NOW] = "poll_now",
-    [ACT_POLL_FAST] = "poll_fast",
+    [ACT_PROBE_FRESH] = "probe_fresh",
     [ACT_EVENT] = "event",
 };
 
@@ -452,6 +452,13 @@ track_task(struct ctx *c)
 			st->failure_since_ms = c->now;
 			st->failure_reported = false;
 			st->failure_attempts = 0;
+			/*
+			 * Rule 2: the failure is evidence that the link was down, even
+			 * if our probes still read up. Probe afresh, at once; only
+			 * probes started from now count (see rule_failure).
+			 */
+			if (task_error_is_network(in->error_code))
+				add_action(c, ACT_PROBE_FRESH);
 		}
 	} else if (in->state != TASK_UNKNOWN && !st->confirm_pending) {
 		st->failure_active = false;
@@ -716,14 +723,25 @@ rule_failure(struct ctx *c)
 		    "agent state unknown: waiting to see it before resuming");
 		return;
 	}
-	if (in->target != POLICY_TARGET_UP) {
+	if (in->target == POLICY_TARGET_DOWN) {
 		target_text(c, text, sizeof(text));
 		set_reason(c, POLICY_HEALTH_DEGRADED, "%s", text);
 		return;
 	}
+	/*
+	 * Up counts only from probes started after the failure was seen: an
+	 * up-since from before it is the hysteresis remembering a link that
+	 * SMS has just found dead. Settle counts from the fresh up.
+	 */
+	if (in->target != POLICY_TARGET_UP || in->target_since_ms < st->failure_since_ms) {
+		set_reason(c, POLICY_HEALTH_DEGRADED,
+		    "waiting for fresh probes after the failure (%d success%s on every port)",
+		    c->cfg->rise, c->cfg->rise == 1 ? "" : "es");
+		return;
+	}
 	settled = in->target_since_ms + (int64_t)c->cfg->settle_ms;
 	if (c->now < settled) {
-		set_reason(c, POLICY_HEALTH_DEGRADED, "settling: %s of %s",
+		set_reason(c, POLICY_HEALTH_DEGRADED, "settling %s of %s",
 		    fmt_span(c->now - in->target_since_ms, span, sizeof(span)),
 		    fmt_span((int64_t)c->cfg->settle_ms, span2, sizeof(span2)));
 		wake_at(c, settled);
@@ -845,16 +863,15 @@ cloud_overlay(struct ctx *c)
 	}
 }
 
+/* The task poll interval wanted now (DESIGN.md §5.4, rule 2): the cloud client obeys it. */
 static void
 poll_mode(struct ctx *c)
 {
 	struct policy_state *st = c->st;
 	const struct policy_input *in = c->in;
 	const struct config *cfg = c->cfg;
-	bool fast = st->confirm_pending || st->restart_phase != POLICY_RESTART_NONE;
-	struct policy_action *a;
 
-	if (fast)
+	if (st->confirm_pending || st->restart_phase != POLICY_RESTART_NONE)
 		c->out->poll_ms =
 		    cfg->poll_ms < POLICY_POLL_FAST_MS ? cfg->poll_ms : POLICY_POLL_FAST_MS;
 	else if (st->paused)
@@ -866,14 +883,6 @@ poll_mode(struct ctx *c)
 		c->out->poll_ms = cfg->poll_ms; /* a failure awaiting recovery */
 	else
 		c->out->poll_ms = cfg->poll_idle_ms;
-
-	if (fast != st->poll_fast) {
-		a = add_action(c, ACT_POLL_FAST);
-		if (a != NULL) {
-			a->on = fast;
-			st->poll_fast = fast;
-		}
-	}
 }
 
 void

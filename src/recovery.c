@@ -88,9 +88,6 @@ fill_input(struct recovery *r, struct policy_input *in)
 {
 	const struct sms_task *t = cloud_task(r->deps.cloud);
 	struct gprop gp;
-	uint64_t since_mono = 0;
-	int64_t now = util_wall_ms();
-	uint64_t mono = uv_now(r->loop);
 	enum port_state ts;
 	int n;
 
@@ -106,11 +103,12 @@ fill_input(struct recovery *r, struct policy_input *in)
 		in->polled_ms = cloud_polled_at_ms(r->deps.cloud);
 	}
 
-	ts = probe_target_state(r->deps.probe, &since_mono);
+	ts = probe_target_state(r->deps.probe, NULL);
 	in->target = ts == PORT_UP ? POLICY_TARGET_UP
 	    : ts == PORT_DOWN      ? POLICY_TARGET_DOWN
 	                           : POLICY_TARGET_UNKNOWN;
-	in->target_since_ms = now - (int64_t)(mono > since_mono ? mono - since_mono : 0);
+	/* The wall clock read at the change: compared with the failure's first sighting. */
+	in->target_since_ms = probe_target_since_wall_ms(r->deps.probe);
 	n = probe_port_count(r->deps.probe);
 	for (int i = 0; i < n && in->nports < POLICY_MAX_PORTS; i++) {
 		struct probe_port_info pi;
@@ -233,8 +231,9 @@ execute(struct recovery *r, struct policy_decision *d)
 		case ACT_POLL_NOW:
 			cloud_poll_now(r->deps.cloud);
 			break;
-		case ACT_POLL_FAST:
-			cloud_set_fast(r->deps.cloud, a->on);
+		case ACT_PROBE_FRESH:
+			log_info("the task failed for a network reason: probing every port afresh");
+			probe_distrust(r->deps.probe);
 			break;
 		case ACT_RESUME_TASK:
 			log_info("resuming the task: %s", a->message);
@@ -303,11 +302,8 @@ recovery_run(struct recovery *r)
 		if (has_side_effect(&d))
 			r->deps.save(r->deps.save_arg);
 		execute(r, &d);
-		/*
-		 * The policy's interval, not the task state's: a failure awaiting
-		 * recovery is polled at `poll`, though the task is not active.
-		 */
-		cloud_set_fast(r->deps.cloud, d.poll_ms < r->cfg->poll_idle_ms);
+		/* The policy's interval as it is: 5 s while a resume awaits RUNNING. */
+		cloud_set_poll_interval(r->deps.cloud, d.poll_ms);
 		policy_decision_clear(&d);
 		uv_timer_stop(&r->wake);
 		if (d.wake_ms > 0) {

@@ -1,7 +1,7 @@
 /*
  * The cloud client (DESIGN.md §5.3): owns the schedule of SMS/SMN API calls.
- * It signs every request, polls the task (at `poll` while it is active or
- * when asked to hurry, at `poll_idle` otherwise, ±10 % jitter), discovers the
+ * It signs every request, polls the task (at the interval the policy sets
+ * with cloud_set_poll_interval, ±10 % jitter), discovers the
  * task when none is configured, and backs off: 429 honours Retry-After, 5xx
  * and transport failures back off exponentially (up to 5 minutes), a 401
  * silences every call for at least 5 minutes. It raises cloud_auth_failed,
@@ -102,8 +102,14 @@ void cloud_start(struct cloud *c);
  * or a 429's wait.
  */
 void cloud_poll_now(struct cloud *c);
-/* Poll at `poll` whatever the task's state (a failure awaits recovery, a resume is confirmed). */
-void cloud_set_fast(struct cloud *c, bool fast);
+/*
+ * Poll every interval_ms (±10 % jitter) from now on: the policy's number
+ * (policy_decision.poll_ms). A shorter interval brings the next poll
+ * forward (to one interval after the last poll); 0 goes back to `poll`
+ * while the task is active and `poll_idle` otherwise. Backoffs, a 401
+ * silence and Retry-After still come first.
+ */
+void cloud_set_poll_interval(struct cloud *c, uint64_t interval_ms);
 /*
  * New config and credentials (after a reload). When the target (task id,
  * endpoint, project) changed, the old snapshot is dropped and so is the poll

@@ -17,6 +17,12 @@
  * Times are wall-clock milliseconds since the epoch: the state is persisted
  * and must mean the same after a restart.
  *
+ * Rule 2's "link proven alive": a new network failure asks for
+ * ACT_PROBE_FRESH (probe_distrust: up ports become unknown, every port is
+ * probed at once), and a resume needs the target up since a moment at or
+ * after the failure was first seen (failure_since_ms), then `settle` from
+ * that moment. An up-since older than the failure is never trusted.
+ *
  * How the rules of DESIGN.md §5.5 are read:
  * - Paused (1): events of what is observed are still raised (target_down,
  *   target_up, agent_down, task_failed, task_finished, and task_running
@@ -153,13 +159,12 @@ enum policy_action_kind {
 	ACT_RESUME_TASK = 0, /* POST /v3/tasks/{id}/action {"operation":"start"} */
 	ACT_RESTART_AGENT,   /* run restart_command with restart_answers */
 	ACT_POLL_NOW,        /* poll the task at once */
-	ACT_POLL_FAST,       /* on: poll every out->poll_ms (fast) until off */
+	ACT_PROBE_FRESH,     /* a network failure: forget "up", probe every port now */
 	ACT_EVENT,           /* raise an event (DESIGN.md §5.7) */
 };
 
 struct policy_action {
 	enum policy_action_kind kind;
-	bool on;                         /* ACT_POLL_FAST */
 	enum event_type event;           /* ACT_EVENT */
 	char message[EVENT_MESSAGE_MAX]; /* ACT_EVENT; also a log line for the others */
 	cJSON *details; /* ACT_EVENT: object or NULL; see policy_action_take_details */
@@ -170,8 +175,14 @@ struct policy_decision {
 	struct policy_action actions[POLICY_MAX_ACTIONS];
 	char reason[POLICY_REASON_MAX]; /* why we act or wait, for status */
 	enum policy_health health;
-	uint64_t poll_ms; /* the task poll interval wanted now: fast, poll or poll_idle */
-	int64_t wake_ms;  /* decide again at this time even if nothing changes; 0 = no need */
+	/*
+	 * The task poll interval wanted now, always set: 5 s (capped by `poll`)
+	 * while a resume or a restart awaits confirmation, `poll` while active
+	 * or while a failure awaits recovery, `poll_idle` otherwise. The cloud
+	 * client polls at exactly this (±10 % jitter).
+	 */
+	uint64_t poll_ms;
+	int64_t wake_ms; /* decide again at this time even if nothing changes; 0 = no need */
 };
 
 enum policy_restart_phase {
@@ -220,9 +231,6 @@ struct policy_state {
 	bool agent_down_reported;
 	bool exhausted_reported;
 	bool finished_reported;
-
-	/* Not persisted: the last poll mode announced with ACT_POLL_FAST. */
-	bool poll_fast;
 };
 
 enum policy_result {

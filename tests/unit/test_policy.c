@@ -49,6 +49,8 @@ config_defaults(struct config *c)
 	c->backoff_min_ms = 30 * SEC;
 	c->backoff_max_ms = 15 * MIN;
 	c->confirm_ms = 2 * MIN;
+	c->fall = 3;
+	c->rise = 2;
 }
 
 /* A Linux file-level task migrating happily; target and agent up for an hour. */
@@ -181,11 +183,42 @@ target_up(struct fx *f, int64_t since)
 		f->in.ports[i].down = false;
 }
 
-/* A network failure, a settled link: the resume is issued now. */
+/*
+ * A network failure seen now: fresh probes are asked for and nothing is
+ * resumed, whatever the probes said before.
+ */
+static void
+fail_seen(struct fx *f, const char *code)
+{
+	fail_task(f, code);
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_PROBE_FRESH), 1);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+}
+
+/* Fresh probes show the target up now; it stays up for `settle`. */
+static void
+fresh_up_and_settled(struct fx *f)
+{
+	target_up(f, f->now);
+	f->now += f->cfg.settle_ms;
+}
+
+/* A network failure, then fresh probes and a settled link: decides then. */
+static void
+fail_then_settle(struct fx *f, const char *code)
+{
+	fail_seen(f, code);
+	fresh_up_and_settled(f);
+	decide(f);
+}
+
+/* A network failure, then fresh probes and a settled link: the resume is issued. */
 static void
 fail_and_resume(struct fx *f)
 {
-	fail_task(f, "SMS.2802");
+	fail_seen(f, "SMS.2802");
+	fresh_up_and_settled(f);
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
 }
@@ -227,14 +260,128 @@ test_network_failure_resumes_once_link_has_settled(void **state)
 	struct fx *f = *state;
 	const struct policy_action *ev;
 
-	fail_task(f, "SMS.2802");
+	fail_seen(f, "SMS.2802");
+	assert_int_equal(count_events(&f->out, EV_TASK_FAILED), 1);
+	fresh_up_and_settled(f);
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
-	assert_int_equal(count_events(&f->out, EV_TASK_FAILED), 1);
 	ev = event(&f->out, EV_TASK_RESUMED);
 	assert_non_null(ev);
 	assert_true(has_text(ev->message, "attempt 1 (1 of 6 in window)"));
 	assert_int_equal(f->out.health, POLICY_HEALTH_DEGRADED);
+}
+
+/*
+ * SMS notices a cut link before `fall` probes do: the failure arrives while
+ * the target still reads up (since an hour ago). That up is not trusted.
+ */
+static void
+test_failure_while_target_reads_up_waits_for_fresh_probes(void **state)
+{
+	struct fx *f = *state;
+
+	fail_seen(f, "SMS.2802");
+	assert_int_equal(f->out.health, POLICY_HEALTH_DEGRADED);
+	assert_string_equal(f->out.reason,
+	    "waiting for fresh probes after the failure (2 successes on every port)");
+	/* However long the old "up" lasts, it never leads to a resume. */
+	for (int i = 0; i < 100; i++) {
+		f->now += 5 * SEC;
+		decide(f);
+		assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+		assert_int_equal(count(&f->out, ACT_PROBE_FRESH), 0); /* asked for once */
+	}
+	/* Fresh probes: up now; settle counts from here, not from an hour ago. */
+	target_up(f, f->now);
+	f->now += 3 * SEC;
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+	assert_string_equal(f->out.reason, "settling 3 s of 10 s");
+	f->now += 7 * SEC;
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
+}
+
+/* An up-since older than the failure by a millisecond is still older. */
+static void
+test_target_up_since_before_the_failure_is_not_fresh(void **state)
+{
+	struct fx *f = *state;
+
+	fail_seen(f, "SMS.2802");
+	target_up(f, T0 - 1);
+	f->now = T0 + MIN;
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+	target_up(f, T0);
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
+}
+
+/* A failure with a code that is not the link's asks for no fresh probes. */
+static void
+test_non_network_failure_asks_for_no_fresh_probes(void **state)
+{
+	struct fx *f = *state;
+
+	fail_task(f, "SMS.3803");
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_PROBE_FRESH), 0);
+}
+
+/* SMS fails the task again while a resume awaits RUNNING: fresh probes once more. */
+static void
+test_network_failure_during_confirmation_needs_fresh_probes_again(void **state)
+{
+	struct fx *f = *state;
+	int64_t failed_again;
+
+	fail_and_resume(f);
+	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0);
+	f->now += 20 * SEC;
+	f->in.task_start_ms = f->now - 5 * SEC; /* SMS restarted it, and it failed again */
+	failed_again = f->now;
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_PROBE_FRESH), 1);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+	/* Past the backoff, the probes' up from before the second failure is not enough. */
+	f->now += 5 * MIN;
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+	assert_true(has_text(f->out.reason, "waiting for fresh probes after the failure"));
+	target_up(f, failed_again + MIN);
+	f->now = failed_again + MIN + 10 * SEC;
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
+}
+
+/* The poll interval is the policy's number: 5 s while a resume awaits RUNNING. */
+static void
+test_poll_interval_is_5_s_during_confirmation_and_poll_after(void **state)
+{
+	struct fx *f = *state;
+
+	decide(f);
+	assert_int_equal(f->out.poll_ms, 30 * SEC);
+	fail_seen(f, "SMS.2802");
+	assert_int_equal(f->out.poll_ms, 30 * SEC); /* a failure awaiting recovery */
+	fresh_up_and_settled(f);
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
+	assert_int_equal(f->out.poll_ms, 5 * SEC);
+	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0);
+	f->now += 5 * SEC;
+	decide(f); /* still MIGRATE_FAIL: keep polling fast */
+	assert_int_equal(f->out.poll_ms, 5 * SEC);
+	run_task(f);
+	f->now += 5 * SEC;
+	decide(f);
+	assert_int_equal(count_events(&f->out, EV_TASK_RUNNING), 1);
+	assert_int_equal(f->out.poll_ms, 30 * SEC);
+	/* A `poll` below 5 s is not slowed down. */
+	f->cfg.poll_ms = 2 * SEC;
+	decide(f);
+	assert_int_equal(f->out.poll_ms, 2 * SEC);
 }
 
 static void
@@ -264,7 +411,8 @@ test_resume_waits_while_target_state_unknown(void **state)
 	fail_task(f, "SMS.2802");
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
-	assert_string_equal(f->out.reason, "target state unknown: waiting for the probes");
+	assert_string_equal(f->out.reason,
+	    "waiting for fresh probes after the failure (2 successes on every port)");
 }
 
 static void
@@ -286,17 +434,18 @@ test_resume_waits_for_settle(void **state)
 {
 	struct fx *f = *state;
 
-	target_up(f, T0 - 6 * SEC);
-	fail_task(f, "SMS.2802");
+	fail_seen(f, "SMS.2802");
+	target_up(f, T0 + SEC); /* fresh probes */
+	f->now = T0 + 7 * SEC;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
-	assert_string_equal(f->out.reason, "settling: 6 s of 10 s");
-	assert_int_equal(f->out.wake_ms, T0 + 4 * SEC);
+	assert_string_equal(f->out.reason, "settling 6 s of 10 s");
+	assert_int_equal(f->out.wake_ms, T0 + 11 * SEC);
 
-	f->now = T0 + 4 * SEC - 1;
+	f->now = T0 + 11 * SEC - 1;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
-	f->now = T0 + 4 * SEC;
+	f->now = T0 + 11 * SEC;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
 }
@@ -306,17 +455,18 @@ test_target_flap_restarts_the_settle_time(void **state)
 {
 	struct fx *f = *state;
 
-	target_up(f, T0 - 8 * SEC);
-	fail_task(f, "SMS.2802");
+	fail_seen(f, "SMS.2802");
+	target_up(f, T0 + SEC);
+	f->now = T0 + 2 * SEC;
 	decide(f);
-	port_down(f, 8899, T0 + SEC);
-	f->now = T0 + SEC;
+	port_down(f, 8899, T0 + 3 * SEC);
+	f->now = T0 + 3 * SEC;
 	decide(f);
-	target_up(f, T0 + 3 * SEC);
-	f->now = T0 + 5 * SEC; /* 13 s since the first "up", only 2 s since the last */
+	target_up(f, T0 + 5 * SEC);
+	f->now = T0 + 12 * SEC; /* 11 s since the first fresh "up", only 7 s since the last */
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
-	assert_string_equal(f->out.reason, "settling: 2 s of 10 s");
+	assert_string_equal(f->out.reason, "settling 7 s of 10 s");
 }
 
 static void
@@ -410,7 +560,8 @@ test_cloud_unreachable_holds_the_resume(void **state)
 	struct fx *f = *state;
 
 	f->in.cloud = POLICY_CLOUD_UNREACHABLE;
-	fail_task(f, "SMS.2802");
+	fail_seen(f, "SMS.2802");
+	fresh_up_and_settled(f);
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
 	assert_string_equal(f->out.reason, "cloud unreachable: resuming when it answers");
@@ -441,8 +592,10 @@ test_agent_auto_recovery_mid_retry_holds(void **state)
 
 	f->in.agent_retry_max = 3;
 	f->in.agent_retry_interval_ms = 60 * SEC;
-	fail_task(f, "SMS.2802");
-	decide(f); /* first seen at T0 */
+	fail_seen(f, "SMS.2802"); /* first seen at T0 */
+	target_up(f, T0 + SEC);
+	f->now = T0 + 20 * SEC;
+	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
 	assert_string_equal(f->out.reason, "agent's own retry 1 of 3 in progress");
 	f->now = T0 + 70 * SEC;
@@ -460,8 +613,8 @@ test_agent_auto_recovery_window_passed_resumes(void **state)
 
 	f->in.agent_retry_max = 3;
 	f->in.agent_retry_interval_ms = 60 * SEC;
-	fail_task(f, "SMS.2802");
-	decide(f);
+	fail_seen(f, "SMS.2802");
+	target_up(f, T0 + SEC);
 	f->now = T0 + 210 * SEC - 1;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
@@ -525,7 +678,8 @@ test_agent_auto_recovery_ignores_codes_the_agent_does_not_retry(void **state)
 	f->in.agent_retry_max = 3;
 	f->in.agent_retry_interval_ms = 60 * SEC;
 	/* Reference §9: the agent retries 0807 1807 2802 3802 2805 2806, not 3805. */
-	fail_task(f, "SMS.3805");
+	fail_seen(f, "SMS.3805");
+	fresh_up_and_settled(f);
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
 }
@@ -546,13 +700,12 @@ test_agent_auto_recovery_not_configured_means_no_wait(void **state)
 /* --- rule 2: confirmation, attempts, budget --- */
 
 static void
-test_resume_turns_fast_polling_on_and_confirmation_turns_it_off(void **state)
+test_resume_asks_for_a_5_s_poll_and_confirmation_ends_it(void **state)
 {
 	struct fx *f = *state;
 	const struct policy_action *ev;
 
 	fail_and_resume(f);
-	assert_int_equal(count(&f->out, ACT_POLL_FAST), 1);
 	assert_int_equal(f->out.poll_ms, POLICY_POLL_FAST_MS);
 	assert_int_equal(
 	    policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0), 0);
@@ -562,10 +715,6 @@ test_resume_turns_fast_polling_on_and_confirmation_turns_it_off(void **state)
 	ev = event(&f->out, EV_TASK_RUNNING);
 	assert_non_null(ev);
 	assert_string_equal(ev->message, "task RUNNING again 12 s after the resume");
-	assert_int_equal(count(&f->out, ACT_POLL_FAST), 1);
-	for (int i = 0; i < f->out.nactions; i++)
-		if (f->out.actions[i].kind == ACT_POLL_FAST)
-			assert_false(f->out.actions[i].on);
 	assert_int_equal(f->out.poll_ms, 30 * SEC);
 	assert_int_equal(f->st.budget.hist[0].outcome, BUDGET_OK);
 }
@@ -581,7 +730,7 @@ test_accepted_resume_waits_for_running(void **state)
 	decide(f); /* SMS still says MIGRATE_FAIL */
 	assert_int_equal(f->out.nactions, 0);
 	assert_string_equal(f->out.reason, "waiting for RUNNING after resume: 12 s of 120 s");
-	assert_int_equal(f->out.wake_ms, T0 + 2 * MIN);
+	assert_int_equal(f->out.wake_ms, T0 + 10 * SEC + 2 * MIN);
 }
 
 static void
@@ -590,7 +739,8 @@ test_one_failure_gets_exactly_one_resume_over_1000_decisions(void **state)
 	struct fx *f = *state;
 	int resumes = 0;
 
-	fail_task(f, "SMS.2802");
+	fail_seen(f, "SMS.2802");
+	fresh_up_and_settled(f);
 	for (int i = 0; i < 1000; i++, f->now += 100) {
 		decide(f);
 		resumes += count(&f->out, ACT_RESUME_TASK);
@@ -609,7 +759,7 @@ test_confirm_timeout_counts_as_failure(void **state)
 
 	fail_and_resume(f);
 	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0);
-	f->now = T0 + 2 * MIN;
+	f->now += 2 * MIN;
 	decide(f);
 	ev = event(&f->out, EV_TASK_FAILED);
 	assert_non_null(ev);
@@ -619,7 +769,7 @@ test_confirm_timeout_counts_as_failure(void **state)
 	assert_int_equal(f->st.budget.failures, 1);
 	assert_int_equal(f->st.budget.hist[0].outcome, BUDGET_FAILED);
 	assert_string_equal(f->out.reason,
-	    "backing off after 1 failed attempt: next resume at 22:15 UTC (in 30 s)");
+	    "backing off after 1 failed attempt: next resume at 22:16 UTC (in 30 s)");
 }
 
 static void
@@ -663,7 +813,7 @@ test_refused_resume_backs_off_and_is_reported(void **state)
 	assert_true(has_text(ev->message, "resume attempt 1 refused (SMS.7714)"));
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
 	assert_true(has_text(f->out.reason, "backing off after 1 failed attempt"));
-	f->now = T0 + 30 * SEC;
+	f->now = T0 + 10 * SEC + 30 * SEC;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
 }
@@ -708,10 +858,12 @@ test_new_failure_after_running_gets_its_own_resume(void **state)
 	run_task(f);
 	decide(f);
 	f->now += 10 * MIN;
-	fail_task(f, "SMS.2802"); /* same code and start date: a new failure all the same */
+	/* Same code and start date: a new failure all the same, with fresh probes of its own. */
+	fail_seen(f, "SMS.2802");
+	assert_int_equal(count_events(&f->out, EV_TASK_FAILED), 1);
+	fresh_up_and_settled(f);
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
-	assert_int_equal(count_events(&f->out, EV_TASK_FAILED), 1);
 }
 
 static void
@@ -728,15 +880,14 @@ test_budget_spent_raises_recovery_exhausted_once_and_stops(void **state)
 		decide(f);
 		f->now += 10 * SEC;
 	}
-	fail_task(f, "SMS.2802");
-	decide(f);
+	fail_then_settle(f, "SMS.2802");
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
 	ev = event(&f->out, EV_RECOVERY_EXHAUSTED);
 	assert_non_null(ev);
 	assert_true(has_text(ev->message, "recovery budget spent (2 actions in 1h)"));
 	assert_int_equal(f->out.health, POLICY_HEALTH_FAILED);
 	assert_string_equal(f->out.reason, "budget spent until 23:13 UTC (2 of 2 in window)");
-	assert_int_equal(f->out.wake_ms, T0 + HOUR);
+	assert_int_equal(f->out.wake_ms, T0 + 10 * SEC + HOUR);
 	for (int i = 0; i < 200; i++) {
 		f->now += 10 * SEC;
 		decide(f);
@@ -756,13 +907,13 @@ test_budget_frees_after_the_window(void **state)
 	run_task(f);
 	decide(f);
 	f->now += 10 * SEC;
-	fail_task(f, "SMS.2802");
-	decide(f);
+	fail_then_settle(f, "SMS.2802");
 	assert_int_equal(count_events(&f->out, EV_RECOVERY_EXHAUSTED), 1);
-	f->now = T0 + HOUR - 1;
+	/* The one action of the window was at T0 + 10 s. */
+	f->now = T0 + 10 * SEC + HOUR - 1;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
-	f->now = T0 + HOUR;
+	f->now = T0 + 10 * SEC + HOUR;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
 }
@@ -778,8 +929,7 @@ test_operator_resume_clears_exhaustion(void **state)
 	run_task(f);
 	decide(f);
 	f->now += 10 * SEC;
-	fail_task(f, "SMS.2802");
-	decide(f);
+	fail_then_settle(f, "SMS.2802");
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
 	policy_operator_resume(&f->st, f->now);
 	f->now += SEC;
@@ -860,6 +1010,9 @@ test_pause_with_duration_expires_and_recovery_follows(void **state)
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
 	assert_string_equal(f->out.reason, "paused by an operator until 22:23 UTC: observing only");
 	assert_int_equal(f->out.wake_ms, T0 + 10 * MIN);
+	/* Fresh probes are asked for while paused too (they act on nothing). */
+	assert_int_equal(count(&f->out, ACT_PROBE_FRESH), 1);
+	target_up(f, T0 + SEC);
 	f->now = T0 + 10 * MIN;
 	decide(f);
 	assert_false(f->st.paused);
@@ -1004,6 +1157,7 @@ test_file_level_task_after_agent_restart_is_resumed(void **state)
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 1);
 	policy_action_done(&f->st, ACT_RESTART_AGENT, POLICY_DONE_OK, NULL, f->now, 0);
+	target_up(f, T0 + SEC); /* fresh probes */
 	f->in.agent = POLICY_AGENT_RUNNING;
 	f->now += 15 * SEC;
 	decide_stale(f);
@@ -1209,8 +1363,7 @@ test_restart_of_smsguard_remembers_spent_budget(void **state)
 	run_task(f);
 	decide(f);
 	f->now += 10 * SEC;
-	fail_task(f, "SMS.2802");
-	decide(f);
+	fail_then_settle(f, "SMS.2802");
 	assert_int_equal(count_events(&f->out, EV_RECOVERY_EXHAUSTED), 1);
 	restart_smsguard(f);
 	f->now += MIN;
@@ -1277,8 +1430,7 @@ test_state_from_garbage_gives_a_fresh_state(void **state)
 		assert_int_equal(f->st.budget.max_actions, 6);
 	}
 	assert_int_equal(policy_state_from_json(&f->st, NULL, f->now), -EINVAL);
-	fail_task(f, "SMS.2802");
-	decide(f);
+	fail_then_settle(f, "SMS.2802");
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
 }
 
@@ -1356,7 +1508,7 @@ test_reason_uses_the_given_time_formatter(void **state)
 	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_FAILED, NULL, f->now, 0);
 	decide(f);
 	assert_string_equal(
-	    f->out.reason, "backing off after 1 failed attempt: next resume at t+30 (in 30 s)");
+	    f->out.reason, "backing off after 1 failed attempt: next resume at t+40 (in 30 s)");
 }
 
 static void
@@ -1375,7 +1527,7 @@ test_status_json_shows_the_budget(void **state)
 	    "resume");
 	assert_int_equal(
 	    cJSON_GetObjectItem(cJSON_GetObjectItem(j, "last_action"), "time")->valuedouble,
-	    T0 / 1000);
+	    (T0 + 10 * SEC) / 1000);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "paused")));
 	cJSON_Delete(j);
 }
@@ -1489,6 +1641,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_running_task_is_healthy_and_quiet),
 	    T(test_network_failure_resumes_once_link_has_settled),
+	    T(test_failure_while_target_reads_up_waits_for_fresh_probes),
+	    T(test_target_up_since_before_the_failure_is_not_fresh),
+	    T(test_non_network_failure_asks_for_no_fresh_probes),
+	    T(test_network_failure_during_confirmation_needs_fresh_probes_again),
+	    T(test_poll_interval_is_5_s_during_confirmation_and_poll_after),
 	    T(test_resume_waits_for_target_up),
 	    T(test_resume_waits_while_target_state_unknown),
 	    T(test_reason_lists_every_port_that_is_down),
@@ -1507,7 +1664,7 @@ main(void)
 	    T(test_agent_retry_window_sums_growing_intervals),
 	    T(test_agent_auto_recovery_ignores_codes_the_agent_does_not_retry),
 	    T(test_agent_auto_recovery_not_configured_means_no_wait),
-	    T(test_resume_turns_fast_polling_on_and_confirmation_turns_it_off),
+	    T(test_resume_asks_for_a_5_s_poll_and_confirmation_ends_it),
 	    T(test_accepted_resume_waits_for_running),
 	    T(test_one_failure_gets_exactly_one_resume_over_1000_decisions),
 	    T(test_confirm_timeout_counts_as_failure),
