@@ -91,7 +91,8 @@ class Link:
 class World:
     """Simulator (one RUNNING task), target, fake agent and a daemon pointed at all three."""
 
-    def __init__(self, ctx, task=None, gprop=None, agent=None, recovery=None, block=False):
+    def __init__(self, ctx, task=None, gprop=None, agent=None, recovery=None, block=False,
+                 target=None):
         if os.geteuid() == 0 and not harness.pids_isolated():
             raise Skip("no PID namespace of our own: another linuxmain could be watched")
         self.ctx = ctx
@@ -118,12 +119,13 @@ class World:
         agent_cfg.update(agent or {})
         rec = {"settle": "1s", "budget": "6/1h", "backoff": "1s..8s", "confirm": "5s"}
         rec.update(recovery or {})
+        tgt = {"address": self.link.addr, "ports": ",".join(str(p) for p in self.link.ports),
+               "interval": "100ms", "timeout": "200ms", "fall": FALL, "rise": RISE}
+        tgt.update(target or {})
         self.d = ctx.daemon(config={
             "cloud": {"endpoint": self.sim.url, "ca_file": self.sim.ca_file, "timeout": "2s"},
             "task": {"id": TASK_ID, "poll": "1s", "poll_idle": "5s"},
-            "target": {"address": self.link.addr,
-                       "ports": ",".join(str(p) for p in self.link.ports),
-                       "interval": "100ms", "timeout": "200ms", "fall": FALL, "rise": RISE},
+            "target": tgt,
             "agent": agent_cfg,
             "recovery": rec,
         })
@@ -195,7 +197,7 @@ def _(ctx):
     w = World(ctx).start()
     seq0, ev0 = w.sim.last_seq(), w.last_event_seq()
     ev, took, failed = fail_over_link(w)
-    want = FALL * max(INTERVAL, TIMEOUT) + TIMEOUT
+    want = FALL * INTERVAL + TIMEOUT  # a fixed cadence (DESIGN.md §5.1)
     check(took <= want + SLACK, f"target_down after {took:.2f} s, want <= {want:.2f} s")
     check(failed["error_code"] == "SMS.3805", f"the sim failed it with {failed['error_code']}")
     # Down for a few polls: smsguard waits and says why.
@@ -216,6 +218,72 @@ def _(ctx):
     w.wait_polls(2, w.sim.last_seq())
     check(len(w.starts(seq0)) == 1, f"{len(w.starts(seq0))} starts, want exactly one")
     check(w.d.status()["recovery"]["actions_in_window"] == 1, "actions_in_window is not 1")
+    w.d.stop()
+
+
+@scenario("SMS fails the task before fall probes can: no start into the dead link, one once it is back")
+def _(ctx):
+    # SMS fails the task after 1 s of unreachability; smsguard needs fall 3 x 1 s (+ timeout 1 s)
+    # to see the link down. When the failure arrives the probes still read up since long before.
+    interval, rise, settle = 1.0, 2, 1.0
+    w = World(ctx, task={"fail_after": 1.0},
+              target={"interval": "1s", "timeout": "1s", "fall": 3, "rise": rise},
+              recovery={"settle": "1s"}).start()
+    seq0, ev0 = w.sim.last_seq(), w.last_event_seq()
+    w.link.cut()
+    t_cut = time.monotonic()
+    w.sim.wait_task("MIGRATE_FAIL", timeout=15)
+    st = wait_for(lambda: (lambda s: s if s["task"].get("state") == "MIGRATE_FAIL" else None)(
+        w.d.status()), timeout=10, what="smsguard sees MIGRATE_FAIL")
+    seen = time.monotonic() - t_cut
+    print(f"# failure seen by smsguard {seen:.2f} s after the cut; target then read "
+          f"{st['target']['state']}", flush=True)
+    # Down for long enough that a blind retry would have shown: several polls, and past the
+    # time smsguard's own probes need to call the target down.
+    w.wait_polls(4, w.sim.last_seq())
+    wait_for(lambda: w.d.status()["target"]["state"] == "down", timeout=10,
+             what="fresh probes find the target down")
+    check(w.starts(seq0) == [], f"start while the link was down: {w.starts(seq0)}")
+    reason = w.d.status()["recovery"]["reason"]
+    check("down" in reason or "fresh probes" in reason, f"reason while down: {reason!r}")
+    t_restore = time.time()
+    w.link.restore()
+    starts = wait_for(lambda: w.starts(seq0), timeout=15, interval=0.05, what="a start")
+    took = starts[0]["time"] - t_restore
+    want = settle + rise * interval + 1.0
+    print(f"# start {took:.2f} s after the link returned (bound {want:.1f} s)", flush=True)
+    check(took <= want, f"start {took:.2f} s after the link returned, want <= {want:.1f} s")
+    w.sim.wait_task("RUNNING", timeout=10)
+    w.d.wait_event("task_running", since_seq=ev0, timeout=CONFIRM + 10)
+    w.wait_polls(2, w.sim.last_seq())
+    check(len(w.starts(seq0)) == 1, f"{len(w.starts(seq0))} starts, want exactly one")
+    check(w.d.status()["recovery"]["actions_in_window"] == 1, "actions_in_window is not 1")
+    w.d.stop()
+
+
+@scenario("a dropped link is down within fall x interval + timeout + 0.5 s, at any phase (10 drops)")
+def _(ctx):
+    if not is_root():
+        raise Skip("needs a network namespace and nft to drop (not refuse) the link")
+    interval, timeout, fall = 1.0, 1.0, 3
+    bound = fall * interval + timeout + 0.5
+    w = World(ctx, task={"fail_after": 3600.0},
+              target={"interval": "1s", "timeout": "1s", "fall": fall, "rise": 2}).start()
+    took = []
+    for i in range(10):
+        w.wait_steady()
+        seq = w.last_event_seq()
+        time.sleep(random.uniform(0, interval))  # a random phase against the probe cadence
+        t_cut = time.time()
+        w.link.cut()
+        ev = w.d.wait_event("target_down", timeout=bound + 5, since_seq=seq)[0]
+        took.append(ev["time_ms"] / 1000 - t_cut)
+        w.link.restore()
+        w.d.wait_event("target_up", timeout=10, since_seq=ev["seq"])
+    took.sort()
+    print("# target_down after the drop (s): min %.2f median %.2f max %.2f; all: %s" % (
+        took[0], took[len(took) // 2], took[-1], " ".join("%.2f" % t for t in took)), flush=True)
+    check(took[-1] <= bound, f"target_down {took[-1]:.2f} s after the drop, want <= {bound} s")
     w.d.stop()
 
 
