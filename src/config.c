@@ -1572,7 +1572,7 @@ static int
 creds_from_file(const char *where, const char *file, int fd, struct credentials *cr, char **cause)
 {
 	struct stat st;
-	char *buf;
+	char *buf = NULL;
 	int rc;
 
 	if (fstat(fd, &st) != 0) {
