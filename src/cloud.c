@@ -68,6 +68,7 @@ struct cloud {
 	uint64_t interval_ms;                /* the policy's poll interval; 0 until it said one */
 	uint64_t next_poll_at;               /* uv ms; 0 = none scheduled */
 	uint64_t last_poll_at;               /* uv ms when the last poll began */
+	char notes[CLOUD_API_COUNT][256];    /* the last degraded-field note logged, per API */
 	bool snapshot_new;                   /* tell the observer once the poll is accounted for */
 	int failures;                        /* consecutive failed polls */
 	bool failed_throttled;               /* the last failed poll was a 429 */
@@ -736,6 +737,27 @@ better_task(const struct sms_task *t, const struct sms_task *best, bool have_bes
 	return t->create_ms > best->create_ms;
 }
 
+/*
+ * A parser's note on malformed fields (sms.h): logged once, when it first
+ * appears or changes, not on every poll while the field stays malformed.
+ * The note names fields and reasons only, never response text.
+ */
+static void
+note_degraded(struct cloud *c, enum cloud_api api, const char *note)
+{
+	char *last = c->notes[api];
+
+	if (note == NULL) {
+		last[0] = '\0';
+		return;
+	}
+	if (strncmp(note, last, sizeof(c->notes[api]) - 1) == 0)
+		return;
+	log_warnx(
+	    "%s: malformed fields read as unknown, the rest used: %s", cloud_api_name(api), note);
+	util_strlcpy(last, note, sizeof(c->notes[api]));
+}
+
 static void show_task(struct cloud *c);
 static void discover_next_query(struct cloud *c);
 static void discover_next_source(struct cloud *c);
@@ -767,6 +789,7 @@ on_show_task(struct cloud_req *r, const struct http_response *resp, enum cloud_r
 				    t.state == TASK_UNKNOWN ? t.state_raw
 				                            : task_state_name(t.state),
 				    t.error_code[0] ? " " : "", t.error_code);
+			note_degraded(c, CLOUD_API_SHOW_TASK, cause);
 			c->task = t;
 			c->have_task = true;
 			c->polled_at_ms = util_wall_ms();
@@ -849,6 +872,8 @@ on_list_tasks(struct cloud_req *r, const struct http_response *resp, enum cloud_
 	    sms_task_list_parse(resp->body, resp->body_len, &tasks, &n, &cause) < 0) {
 		*res = CLOUD_RES_BAD_RESPONSE;
 		set_last_error(c, "list_tasks: bad response: %s", cause ? cause : "?");
+	} else if (*res == CLOUD_RES_OK) {
+		note_degraded(c, CLOUD_API_LIST_TASKS, cause);
 	}
 	free(cause);
 	for (int i = 0; i < n; i++) {
@@ -910,6 +935,8 @@ on_list_sources(struct cloud_req *r, const struct http_response *resp, enum clou
 	    sms_source_list_parse(resp->body, resp->body_len, &srcs, &n, &cause) < 0) {
 		*res = CLOUD_RES_BAD_RESPONSE;
 		set_last_error(c, "list_sources: bad response: %s", cause ? cause : "?");
+	} else if (*res == CLOUD_RES_OK) {
+		note_degraded(c, CLOUD_API_LIST_SOURCES, cause);
 	}
 	free(cause);
 	if (*res != CLOUD_RES_OK) {

@@ -544,7 +544,7 @@ def fault_500_and_auth():
 def fault_slow_stalls_one_request_without_blocking_others():
     s = sim()
     try:
-        s.fault("slow", seconds=1.5, count=1)
+        s.fault("slow", seconds=4, count=1)
         import threading
         box = {}
 
@@ -557,11 +557,12 @@ def fault_slow_stalls_one_request_without_blocking_others():
         wait_for(lambda: s.requests(), 5)
         t0 = time.monotonic()
         eq(get_task(s)[0], 200, "other request")
-        check(time.monotonic() - t0 < 0.5, "other request not blocked")
+        # Well under the 4 s stall, with room for a busy machine.
+        check(time.monotonic() - t0 < 2.0, "other request not blocked")
         check(not s.requests()[0]["done"], "stalled request is in flight")
         th.join(10)
         eq(box["st"], 200, "slow request answered")
-        check(box["dt"] >= 1.4, "stalled %.2f s" % box["dt"])
+        check(box["dt"] >= 3.9, "stalled %.2f s" % box["dt"])
     finally:
         s.stop()
 

@@ -137,6 +137,13 @@ full_listener(uint16_t *port, int fillers[8], int *nfill)
 	return fd;
 }
 
+static uint64_t probes_of(struct fixture *f, int i);
+
+/*
+ * Timing bounds in these tests are loose (a busy 2-core machine under ASan
+ * delays a loop by tens of milliseconds); what a test pins down exactly is
+ * counted in probes instead.
+ */
 static bool
 port_in(struct fixture *f, int i, enum port_state st)
 {
@@ -197,7 +204,8 @@ test_listening_port_reads_up_within_rise_intervals(void **state)
 	struct probe_port_info in;
 
 	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", &port, 1), 0);
-	assert_true(run_until_port(f, 0, PORT_UP, 2000) <= 2 * 50 + 50);
+	assert_true(run_until_port(f, 0, PORT_UP, 2000) < 1000);
+	assert_int_equal(probes_of(f, 0), 2); /* rise */
 	assert_int_equal(probe_target_state(f->ps, NULL), PORT_UP);
 	assert_int_equal(probe_port_info(f->ps, 0, &in), 0);
 	assert_int_equal(in.last_class, FAIL_NONE);
@@ -214,7 +222,8 @@ test_closed_port_reads_down_as_refused(void **state)
 	struct probe_port_info in;
 
 	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", &port, 1), 0);
-	assert_true(run_until_port(f, 0, PORT_DOWN, 2000) <= 3 * 50 + 50);
+	assert_true(run_until_port(f, 0, PORT_DOWN, 2000) < 1000);
+	assert_int_equal(probes_of(f, 0), 3); /* fall */
 	probe_port_info(f->ps, 0, &in);
 	assert_int_equal(in.last_class, FAIL_REFUSED);
 	assert_int_equal(in.last_errno, ECONNREFUSED);
@@ -232,9 +241,10 @@ test_unanswered_port_reads_down_as_timeout(void **state)
 	uint64_t took;
 
 	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", &port, 1), 0);
-	/* fall x interval + timeout, with timeout > interval: attempts run back to back. */
+	/* fall x interval + timeout = 250 ms on a fixed cadence; three timeouts, no more. */
 	took = run_until_port(f, 0, PORT_DOWN, 3000);
-	assert_true(took <= 3 * 100 + 3 * 50 + 100);
+	assert_true(took < 1500);
+	assert_int_equal(probes_of(f, 0), 3);
 	probe_port_info(f->ps, 0, &in);
 	assert_int_equal(in.last_class, FAIL_TIMEOUT);
 	assert_int_equal(in.last_errno, ETIMEDOUT);
@@ -253,7 +263,7 @@ test_down_port_recovers_when_it_listens_again(void **state)
 	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", &port, 1), 0);
 	run_until_port(f, 0, PORT_DOWN, 2000);
 	assert_int_equal(listen(fd, 16), 0);
-	assert_true(run_until_port(f, 0, PORT_UP, 2000) <= 2 * 50 + 50);
+	assert_true(run_until_port(f, 0, PORT_UP, 2000) < 1000);
 	assert_int_equal(probe_target_state(f->ps, NULL), PORT_UP);
 	close(fd);
 }
@@ -290,7 +300,7 @@ test_slow_port_does_not_delay_another(void **state)
 	probe_reconfigure(f->ps, &f->cfg);
 	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", ports, 2), 0);
 	/* The fast port is up long before the slow one's first attempt times out. */
-	assert_true(run_until_port(f, 1, PORT_UP, 900) <= 2 * 50 + 50);
+	assert_true(run_until_port(f, 1, PORT_UP, 900) < 900);
 	assert_true(port_in(f, 0, PORT_UNKNOWN));
 	for (int i = 0; i < nfill; i++)
 		close(fillers[i]);
@@ -586,7 +596,7 @@ test_timeouts_keep_the_cadence_when_timeout_equals_interval(void **state)
 	assert_int_equal(probe_set_target(f->ps, "127.0.0.1", &port, 1), 0);
 	/* Attempts at 0, 200, 400 time out at 200, 400, 600; skipping ticks made it 1000. */
 	took = run_until_port(f, 0, PORT_DOWN, 5000);
-	assert_true(took < 900);
+	assert_true(took < 950);
 	/* Over two seconds, ten attempts end (five when each timeout cost two intervals). */
 	before = probes_of(f, 0);
 	run_for(f, 2000);
