@@ -1497,6 +1497,9 @@ cloud_status_json(const struct cloud *c, cJSON *task_obj, cJSON *cloud_obj)
 			if (t->nerror_params > 0 && o < sizeof(msg) - 1)
 				snprintf(msg + o, sizeof(msg) - o, ")");
 			set_item(task_obj, "error_message", cJSON_CreateString(msg));
+		} else if (t != NULL && t->error_message[0] != '\0') {
+			/* An error_json that did not parse: its text, made printable, helps a person. */
+			set_item(task_obj, "error_message", cJSON_CreateString(t->error_message));
 		} else {
 			set_item(task_obj, "error_message", cJSON_CreateNull());
 		}

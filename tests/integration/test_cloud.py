@@ -310,6 +310,7 @@ def _(ctx):
     t = wait_for(lambda: (lambda t: t if t.get("state") == "SYNC_FAIL" else None)(
         d.status()["task"]), timeout=15, what="SYNC_FAIL in status despite the bad error_json")
     check(t.get("error_code") is None, f"error_code {t.get('error_code')!r} from no code at all")
+    check(t.get("error_message") == "not json {", f"error_message {t.get('error_message')!r}")
     # More polls with the field still malformed: one warning, not one per poll.
     wait_for(lambda: len([e for e in sim.requests(seq) if e["api"] == "ShowTask"]) >= 3,
              timeout=20, what="three polls")
