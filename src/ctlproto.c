@@ -11,16 +11,10 @@
 #include "smsguard/ctl-protocol.h"
 #include "smsguard/util.h"
 
-const struct ctl_cmd_info ctl_commands[CTL_CMD_COUNT] = {
-    [CTL_CMD_STATUS] = {"status", CTL_CMD_STATUS, 0},
-    [CTL_CMD_EVENTS] = {"events", CTL_CMD_EVENTS, 0},
-    [CTL_CMD_METRICS] = {"metrics", CTL_CMD_METRICS, 0},
-    [CTL_CMD_WAIT] = {"wait", CTL_CMD_WAIT, 0},
-    [CTL_CMD_CHECK] = {"check", CTL_CMD_CHECK, CTL_F_WRITE},
-    [CTL_CMD_PAUSE] = {"pause", CTL_CMD_PAUSE, CTL_F_WRITE},
-    [CTL_CMD_RESUME] = {"resume", CTL_CMD_RESUME, CTL_F_WRITE},
-    [CTL_CMD_RELOAD] = {"reload", CTL_CMD_RELOAD, CTL_F_WRITE},
-};
+#define CTL_CMD_INFO(ID, NAME, USAGE, KIND, SUMMARY)                                               \
+	[CTL_CMD_##ID] = {#NAME, CTL_CMD_##ID, KIND, USAGE, SUMMARY},
+const struct ctl_cmd_info ctl_commands[CTL_CMD_COUNT] = {CTL_COMMANDS(CTL_CMD_INFO)};
+#undef CTL_CMD_INFO
 
 static const char *const wait_until_names[CTL_WAIT_COUNT] = {
     [CTL_WAIT_FINISHED] = "finished",
@@ -59,6 +53,89 @@ ctlproto_find(const char *name)
 			return &ctl_commands[i];
 	}
 	return NULL;
+}
+
+/* Copies the word at *pos (up to a space, ']' or the end) into buf. */
+static int
+usage_word(const char **pos, char *buf, size_t size)
+{
+	size_t len = strcspn(*pos, " []");
+
+	if (len == 0 || len >= size)
+		return -EINVAL;
+	memcpy(buf, *pos, len);
+	buf[len] = '\0';
+	*pos += len;
+	return 0;
+}
+
+/* An option's name: "-x" or "--long". */
+static bool
+usage_option_ok(const char *name)
+{
+	if (name[1] == '-')
+		return name[2] != '\0';
+	return name[1] != '\0' && name[2] == '\0';
+}
+
+int
+ctlproto_usage_next(const char **pos, struct ctl_usage_item *item)
+{
+	const char *p = *pos + strspn(*pos, " ");
+
+	memset(item, 0, sizeof(*item));
+	if (*p == '\0')
+		goto done;
+	if ((item->optional = *p == '['))
+		p++;
+	if (usage_word(&p, item->name, sizeof(item->name)) < 0)
+		goto fail;
+	item->option = item->name[0] == '-';
+	/* Outside brackets "-x V" could as well be an option and an argument. */
+	if (item->option && (!item->optional || !usage_option_ok(item->name)))
+		goto fail;
+	if (item->option && *p == ' ') {
+		p++;
+		if (usage_word(&p, item->value, sizeof(item->value)) < 0 || item->value[0] == '-')
+			goto fail;
+	}
+	if (item->optional && *p++ != ']')
+		goto fail;
+	if (*p != '\0' && *p != ' ')
+		goto fail;
+done:
+	*pos = p;
+	return item->name[0] != '\0';
+
+fail:
+	memset(item, 0, sizeof(*item));
+	return -EINVAL;
+}
+
+bool
+ctlproto_usage_has(const char *usage, const char *option)
+{
+	struct ctl_usage_item item;
+	bool found = false;
+
+	while (!found && ctlproto_usage_next(&usage, &item) > 0)
+		found = item.option && strcmp(item.name, option) == 0;
+	return found;
+}
+
+void
+ctlproto_usage_args(const char *usage, int *min, int *max)
+{
+	struct ctl_usage_item item;
+
+	*min = *max = 0;
+	while (ctlproto_usage_next(&usage, &item) > 0) {
+		if (item.option)
+			continue;
+		(*max)++;
+		if (!item.optional)
+			(*min)++;
+	}
 }
 
 const char *

@@ -74,28 +74,72 @@ enum ctl_exit {
 	CTL_EXIT_UNREACHABLE = 3, /* daemon not reachable */
 };
 
-enum ctl_cmd {
-	CTL_CMD_STATUS = 0,
-	CTL_CMD_EVENTS,
-	CTL_CMD_METRICS,
-	CTL_CMD_WAIT,
-	CTL_CMD_CHECK,
-	CTL_CMD_PAUSE,
-	CTL_CMD_RESUME,
-	CTL_CMD_RELOAD,
-	CTL_CMD_COUNT,
-};
+/*
+ * The commands, one line each (DESIGN.md §5.8): the one table from which the
+ * enum below, ctl_commands[] (ctlproto.c), the daemon's handler table,
+ * smsguardctl's parser and help and, through `smsguardctl __commands`, the
+ * shell completion are all made, as tmux's cmd_entry. A new command is one
+ * more line here, its handler in the daemon (cmd_name, which the daemon's
+ * expansion of this table names) and its output in smsguardctl's print.c
+ * (print_reply's switch has no default, so the compiler asks for it).
+ *
+ *   X(ID, name, usage, kind, summary)
+ *
+ * ID makes CTL_CMD_ID; name is the word on the wire and on the command line
+ * (and names the daemon's handler, cmd_name); usage is what may follow the
+ * name on the command line, "[-x VALUE]" or "[--long]" options and "[ARG]" or
+ * "ARG" arguments, and smsguardctl accepts what it says and no more
+ * (ctlproto_usage_next); kind is CTL_READ or CTL_WRITE (root only); summary
+ * is the command's line in `smsguardctl --help`.
+ */
+#define CTL_COMMANDS(X)                                                                            \
+	X(STATUS, status, "[--json]", CTL_READ,                                                    \
+	    "the whole picture (exit 0 ok, 1 degraded, 2 failed, 3 unreachable)")                  \
+	X(EVENTS, events, "[-n N] [--json]", CTL_READ, "recent events, oldest first")              \
+	X(METRICS, metrics, "", CTL_READ, "Prometheus text")                                       \
+	X(WAIT, wait, "[--until finished|running|failed] [--timeout D]", CTL_READ,                 \
+	    "block until the task gets there (exit 1 on timeout)")                                 \
+	X(CHECK, check, "", CTL_WRITE, "probe the target and poll the cloud now")                  \
+	X(PAUSE, pause, "[DURATION]", CTL_WRITE,                                                   \
+	    "stop automatic actions (for DURATION, or until resume)")                              \
+	X(RESUME, resume, "", CTL_WRITE, "allow automatic actions again")                          \
+	X(RELOAD, reload, "", CTL_WRITE, "re-read the configuration (kept only if valid)")
 
 #define CTL_F_WRITE 0x1 /* changes something: root only */
+/* The kinds of the table, as struct ctl_cmd_info.flags. */
+#define CTL_READ 0
+#define CTL_WRITE CTL_F_WRITE
+
+#define CTL_CMD_ENUM(ID, NAME, USAGE, KIND, SUMMARY) CTL_CMD_##ID,
+enum ctl_cmd {
+	CTL_COMMANDS(CTL_CMD_ENUM) /* CTL_CMD_STATUS = 0, … */
+	CTL_CMD_COUNT,
+};
+#undef CTL_CMD_ENUM
 
 struct ctl_cmd_info {
 	const char *name;
 	enum ctl_cmd cmd;
-	int flags;
+	int flags;           /* CTL_F_WRITE or 0 */
+	const char *usage;   /* the arguments after the name; "" for none */
+	const char *summary; /* one line for people */
 };
 
 /* The table of commands both sides agree on, indexed by enum ctl_cmd. */
 extern const struct ctl_cmd_info ctl_commands[CTL_CMD_COUNT];
+
+/*
+ * One item of a usage string: an option ("-n", "--json") with the name of
+ * its value ("N", "finished|running|failed"; "" when it takes none), or an
+ * argument ("DURATION").
+ */
+#define CTL_USAGE_WORD 32
+struct ctl_usage_item {
+	char name[CTL_USAGE_WORD];
+	char value[CTL_USAGE_WORD];
+	bool option;
+	bool optional; /* in brackets */
+};
 
 /* A validated request. */
 struct ctl_request {
@@ -127,6 +171,17 @@ char *ctlproto_build(const struct ctl_request *req);
 
 /* The command called name, or NULL. */
 const struct ctl_cmd_info *ctlproto_find(const char *name);
+
+/*
+ * Reads the next item of a usage string from *pos and moves *pos past it.
+ * Returns 1 with *item set, 0 at the end, -EINVAL when the text is not
+ * usage ("[VALUE]" and "[-x V]" items, at most two words in brackets).
+ */
+int ctlproto_usage_next(const char **pos, struct ctl_usage_item *item);
+/* Whether usage offers the option ("-n", "--json"). */
+bool ctlproto_usage_has(const char *usage, const char *option);
+/* How many arguments (not options) usage takes: at least *min, at most *max. */
+void ctlproto_usage_args(const char *usage, int *min, int *max);
 
 /* "finished", "running", "failed"; NULL when out of range. */
 const char *ctlproto_wait_until_name(int until);

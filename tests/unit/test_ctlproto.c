@@ -126,6 +126,147 @@ test_find_unknown_name_is_null(void **state)
 }
 
 static void
+test_every_command_has_a_usage_and_a_summary(void **state)
+{
+	struct ctl_usage_item item;
+	const char *pos;
+	int i, j, r;
+
+	for (i = 0; i < CTL_CMD_COUNT; i++) {
+		assert_non_null(ctl_commands[i].usage);
+		assert_non_null(ctl_commands[i].summary);
+		assert_true(strlen(ctl_commands[i].summary) > 0);
+		assert_true(strlen(ctl_commands[i].name) < CTL_CMD_MAX);
+		/* Read to the end: a usage smsguardctl cannot read would hide options. */
+		pos = ctl_commands[i].usage;
+		while ((r = ctlproto_usage_next(&pos, &item)) > 0)
+			;
+		assert_int_equal(r, 0);
+		assert_string_equal(pos, "");
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(ctl_commands[i].name, ctl_commands[j].name);
+	}
+}
+
+/* The next item of *pos, which must be one. */
+static struct ctl_usage_item
+usage_item(const char **pos)
+{
+	struct ctl_usage_item item;
+
+	assert_int_equal(ctlproto_usage_next(pos, &item), 1);
+	return item;
+}
+
+static void
+test_usage_reads_options_and_their_values(void **state)
+{
+	const char *pos = ctlproto_find("wait")->usage;
+	struct ctl_usage_item item;
+
+	item = usage_item(&pos);
+	assert_string_equal(item.name, "--until");
+	assert_string_equal(item.value, "finished|running|failed");
+	assert_true(item.option && item.optional);
+	item = usage_item(&pos);
+	assert_string_equal(item.name, "--timeout");
+	assert_string_equal(item.value, "D");
+	assert_int_equal(ctlproto_usage_next(&pos, &item), 0);
+
+	pos = ctlproto_find("events")->usage;
+	item = usage_item(&pos);
+	assert_string_equal(item.name, "-n");
+	assert_string_equal(item.value, "N");
+	item = usage_item(&pos);
+	assert_string_equal(item.name, "--json");
+	assert_string_equal(item.value, "");
+	assert_true(item.option);
+}
+
+static void
+test_usage_reads_arguments(void **state)
+{
+	const char *pos = "ID [--json] [DURATION]";
+	struct ctl_usage_item item;
+
+	item = usage_item(&pos);
+	assert_string_equal(item.name, "ID");
+	assert_false(item.option || item.optional);
+	item = usage_item(&pos);
+	assert_true(item.option);
+	item = usage_item(&pos);
+	assert_string_equal(item.name, "DURATION");
+	assert_string_equal(item.value, "");
+	assert_false(item.option);
+	assert_true(item.optional);
+	assert_int_equal(ctlproto_usage_next(&pos, &item), 0);
+}
+
+static void
+test_empty_usage_has_no_items(void **state)
+{
+	const char *pos = "";
+	struct ctl_usage_item item;
+
+	assert_int_equal(ctlproto_usage_next(&pos, &item), 0);
+	pos = "  ";
+	assert_int_equal(ctlproto_usage_next(&pos, &item), 0);
+}
+
+static void
+test_malformed_usage_is_rejected(void **state)
+{
+	static const char *const bad[] = {"[--json", "[]", "[-n N X]", "-n", "[-n N] --json", "[-]",
+	    "[--]", "[-nx]", "[-n -x]", "[N V]", "ID]", "[a]b",
+	    "[-n THIS_VALUE_NAME_IS_FAR_TOO_LONG_TO_KEEP]"};
+	struct ctl_usage_item item;
+	const char *pos;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pos = bad[i];
+		while ((r = ctlproto_usage_next(&pos, &item)) > 0)
+			;
+		if (r != -EINVAL)
+			fail_msg("usage \"%s\" was read", bad[i]);
+	}
+}
+
+static void
+test_usage_has_only_the_options_it_lists(void **state)
+{
+	assert_true(ctlproto_usage_has(ctlproto_find("status")->usage, "--json"));
+	assert_true(ctlproto_usage_has(ctlproto_find("events")->usage, "-n"));
+	assert_true(ctlproto_usage_has(ctlproto_find("events")->usage, "--json"));
+	assert_true(ctlproto_usage_has(ctlproto_find("wait")->usage, "--until"));
+	assert_true(ctlproto_usage_has(ctlproto_find("wait")->usage, "--timeout"));
+	assert_false(ctlproto_usage_has(ctlproto_find("wait")->usage, "--json"));
+	assert_false(ctlproto_usage_has(ctlproto_find("status")->usage, "-n"));
+	assert_false(ctlproto_usage_has(ctlproto_find("metrics")->usage, "--json"));
+	/* Names, not values or arguments. */
+	assert_false(ctlproto_usage_has(ctlproto_find("events")->usage, "N"));
+	assert_false(ctlproto_usage_has(ctlproto_find("pause")->usage, "DURATION"));
+	assert_false(ctlproto_usage_has("[-n N", "-n"));
+}
+
+static void
+test_usage_args_counts_arguments_not_options(void **state)
+{
+	int min, max;
+
+	ctlproto_usage_args(ctlproto_find("pause")->usage, &min, &max);
+	assert_int_equal(min, 0);
+	assert_int_equal(max, 1);
+	ctlproto_usage_args(ctlproto_find("wait")->usage, &min, &max);
+	assert_int_equal(min, 0);
+	assert_int_equal(max, 0);
+	ctlproto_usage_args("ID [--json] [DURATION]", &min, &max);
+	assert_int_equal(min, 1);
+	assert_int_equal(max, 2);
+}
+
+static void
 test_version_one_is_accepted(void **state)
 {
 	assert_parses("{\"v\":1,\"cmd\":\"status\"}", CTL_CMD_STATUS);
@@ -660,6 +801,13 @@ main(void)
 	    cmocka_unit_test(test_changing_commands_are_write),
 	    cmocka_unit_test(test_parsed_request_carries_the_table_flags),
 	    cmocka_unit_test(test_find_unknown_name_is_null),
+	    cmocka_unit_test(test_every_command_has_a_usage_and_a_summary),
+	    cmocka_unit_test(test_usage_reads_options_and_their_values),
+	    cmocka_unit_test(test_usage_reads_arguments),
+	    cmocka_unit_test(test_empty_usage_has_no_items),
+	    cmocka_unit_test(test_malformed_usage_is_rejected),
+	    cmocka_unit_test(test_usage_has_only_the_options_it_lists),
+	    cmocka_unit_test(test_usage_args_counts_arguments_not_options),
 	    cmocka_unit_test(test_version_one_is_accepted),
 	    cmocka_unit_test(test_version_is_optional),
 	    cmocka_unit_test(test_other_version_is_rejected),
