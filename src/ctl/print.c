@@ -1,490 +1,29 @@
 /*
- * smsguardctl: the control client (DESIGN.md §5.8). Plain blocking C: it
- * connects to the daemon's unix socket, sends one request line, reads one
- * reply line, prints it for a person (or as JSON for a script) and exits with
- * a code a script can test. The protocol itself lives in ctl-protocol.h.
+ * smsguardctl's output: a reply shown to a person (status as a table, events
+ * one per line, metrics as they come, the one-line confirmations of writes)
+ * or, with --json, to a script. Text from the daemon (task names, error
+ * messages from the cloud, event messages) goes through line_text so a
+ * hostile string cannot drive the terminal.
  */
-#include <errno.h>
-#include <getopt.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "config.h"
 #include "smsguard/ctl-protocol.h"
 #include "smsguard/task.h"
 #include "smsguard/util.h"
+#include "smsguardctl.h"
 
-#define DEFAULT_TIMEOUT_MS 10000
-/* A wait's reply comes when its timeout fires; allow this long for it to arrive. */
-#define WAIT_MARGIN_MS 10000
 /* The column where values start in `status`, after "  last error:". */
 #define LABEL_WIDTH 13
 /* Events shown under `status`. */
 #define STATUS_EVENTS 5
 
-/* Command options (struct command.options). */
-#define OPT_JSON 0x1
-#define OPT_N 0x2
-#define OPT_UNTIL 0x4
-#define OPT_TIMEOUT 0x8
-
-struct client {
-	const char *socket_path;
-	uint64_t timeout_ms; /* connect and reply, except for wait */
-	bool json;
-	struct ctl_request req;
-};
-
-struct command {
-	const char *name;
-	const char *usage; /* the arguments, after the name */
-	const char *help;
-	enum ctl_cmd cmd;
-	unsigned options;
-	int min_args, max_args; /* positional arguments */
-	int (*prepare)(struct client *, int argc, char **argv);
-	int (*print)(const struct client *, cJSON *reply);
-};
-
-static int prepare_pause(struct client *, int, char **);
-static int print_status(const struct client *, cJSON *);
-static int print_events(const struct client *, cJSON *);
-static int print_metrics(const struct client *, cJSON *);
-static int print_wait(const struct client *, cJSON *);
-static int print_done(const struct client *, cJSON *);
-
-static const struct command commands[] = {
-    {"status", "[--json]", "the whole picture (exit 0 ok, 1 degraded, 2 failed, 3 unreachable)",
-        CTL_CMD_STATUS, OPT_JSON, 0, 0, NULL, print_status},
-    {"events", "[-n N] [--json]", "recent events, oldest first", CTL_CMD_EVENTS, OPT_JSON | OPT_N,
-        0, 0, NULL, print_events},
-    {"metrics", "", "Prometheus text", CTL_CMD_METRICS, 0, 0, 0, NULL, print_metrics},
-    {"wait", "[--until finished|running|failed] [--timeout D]",
-        "block until the task gets there (exit 1 on timeout)", CTL_CMD_WAIT,
-        OPT_UNTIL | OPT_TIMEOUT, 0, 0, NULL, print_wait},
-    {"check", "", "probe the target and poll the cloud now", CTL_CMD_CHECK, 0, 0, 0, NULL,
-        print_done},
-    {"pause", "[DURATION]", "stop automatic actions (for DURATION, or until resume)", CTL_CMD_PAUSE,
-        0, 0, 1, prepare_pause, print_done},
-    {"resume", "", "allow automatic actions again", CTL_CMD_RESUME, 0, 0, 0, NULL, print_done},
-    {"reload", "", "re-read the configuration (kept only if valid)", CTL_CMD_RELOAD, 0, 0, 0, NULL,
-        print_done},
-};
-
-static void
-usage(FILE *f)
-{
-	size_t i;
-
-	fprintf(f,
-	    "usage: smsguardctl [-s SOCKET] [-t TIMEOUT] [-hV] COMMAND [ARGS]\n\n"
-	    "commands:\n");
-	for (i = 0; i < nitems(commands); i++) {
-		fprintf(f, "  %s%s%s\n", commands[i].name, *commands[i].usage != '\0' ? " " : "",
-		    commands[i].usage);
-		fprintf(f, "      %s\n", commands[i].help);
-	}
-	fprintf(f,
-	    "\noptions:\n"
-	    "  -s, --socket SOCKET    control socket (default: $SMSGUARD_SOCKET, else %s)\n"
-	    "  -t, --timeout TIMEOUT  give up on a daemon that does not answer (default 10s)\n"
-	    "  -h, --help             this help\n"
-	    "  -V, --version          print the version\n",
-	    SMSGUARD_SOCKET_PATH);
-}
-
-static void
-command_usage(FILE *f, const struct command *c)
-{
-	fprintf(f, "usage: smsguardctl %s%s%s\n", c->name, *c->usage != '\0' ? " " : "", c->usage);
-}
-
-static void __attribute__((format(printf, 1, 2))) ctlwarn(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("smsguardctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static const struct command *
-command_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < nitems(commands); i++) {
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
-	}
-	return NULL;
-}
-
-/* ----------------------------------------------------------- arguments */
-
-static int
-parse_duration(const char *what, const char *s, uint64_t *ms)
-{
-	if (util_parse_duration_ms(s, ms) != 0 || *ms > CTL_DURATION_MAX_MS) {
-		ctlwarn("%s: bad duration '%s' (e.g. 90s, 5m, 1h30m; at most 31d)", what, s);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int
-prepare_pause(struct client *cl, int argc, char **argv)
-{
-	if (argc == 0)
-		return 0;
-	if (parse_duration("pause", argv[0], &cl->req.timeout_ms) < 0)
-		return -EINVAL;
-	if (cl->req.timeout_ms == 0) {
-		ctlwarn("pause: the duration must be longer than 0 (leave it out to pause until "
-		        "resume)");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Parses the command's own options and arguments (argv[0] is the command). */
-static int
-command_parse(const struct command *c, struct client *cl, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"until", required_argument, NULL, 'u'},
-	    {"timeout", required_argument, NULL, 'T'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	unsigned allowed = c->options;
-	char *end;
-	long n;
-	int ch, until;
-
-	memset(&cl->req, 0, sizeof(cl->req));
-	cl->req.cmd = c->cmd;
-	cl->req.flags = ctl_commands[c->cmd].flags;
-	cl->req.wait_until = CTL_WAIT_FINISHED;
-	optind = 0; /* glibc: start over on a new argv */
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:n:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			command_usage(stdout, c);
-			printf("  %s\n", c->help);
-			exit(CTL_EXIT_OK);
-		case 'j':
-			if (!(allowed & OPT_JSON))
-				goto badopt;
-			cl->json = true;
-			break;
-		case 'n':
-			if (!(allowed & OPT_N))
-				goto badopt;
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || n < 1 ||
-			    n > CTL_EVENTS_MAX) {
-				ctlwarn("%s: -n must be a number from 1 to %d", c->name,
-				    CTL_EVENTS_MAX);
-				goto usage;
-			}
-			cl->req.events_n = (int)n;
-			break;
-		case 'u':
-			if (!(allowed & OPT_UNTIL))
-				goto badopt;
-			if ((until = ctlproto_wait_until_from_name(optarg)) < 0) {
-				ctlwarn("%s: --until must be finished, running or failed", c->name);
-				goto usage;
-			}
-			cl->req.wait_until = until;
-			break;
-		case 'T':
-			if (!(allowed & OPT_TIMEOUT))
-				goto badopt;
-			if (parse_duration(c->name, optarg, &cl->req.timeout_ms) < 0)
-				goto usage;
-			break;
-		case ':':
-			ctlwarn("%s: option %s needs a value", c->name, argv[optind - 1]);
-			goto usage;
-		default:
-			goto badopt;
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc < c->min_args || argc > c->max_args) {
-		ctlwarn("%s: %s", c->name,
-		    argc > c->max_args ? "too many arguments" : "missing argument");
-		goto usage;
-	}
-	if (c->prepare != NULL && c->prepare(cl, argc, argv) < 0)
-		goto usage;
-	return 0;
-
-badopt:
-	ctlwarn("%s: unknown option %s", c->name, argv[optind - 1]);
-usage:
-	command_usage(stderr, c);
-	return -EINVAL;
-}
-
-/* ---------------------------------------------------------- the socket */
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds left before deadline for poll(): -1 without one, 0 when past. */
-static int
-ms_left(int64_t deadline)
-{
-	int64_t left;
-
-	if (deadline < 0)
-		return -1;
-	left = deadline - mono_ms();
-	if (left <= 0)
-		return 0;
-	return left > INT32_MAX ? INT32_MAX : (int)left;
-}
-
-/*
- * Connects within timeout_ms (a unix connect only waits when the daemon's
- * backlog is full; SO_SNDTIMEO bounds that wait and the request's write).
- */
-static int
-ctl_connect(const char *path, uint64_t timeout_ms, int *fdp)
-{
-	struct sockaddr_un sun;
-	struct timeval tv;
-	int fd, r;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	tv.tv_sec = (time_t)(timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		goto fail;
-	while ((r = connect(fd, (struct sockaddr *)&sun, sizeof(sun))) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		goto fail;
-	*fdp = fd;
-	return 0;
-
-fail:
-	r = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
-	close(fd);
-	return r;
-}
-
-static int
-ctl_send(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Reads one reply line (the newline replaced by a NUL) of at most
- * CTL_MAX_REPLY bytes, by deadline (-1: none). -ECONNRESET when the daemon
- * hung up first, -EMSGSIZE when the line is too long.
- */
-static int
-ctl_recv(int fd, int64_t deadline, char **linep, size_t *lenp)
-{
-	size_t len = 0, cap = 64 * 1024;
-	char *buf = xmalloc(cap + 1), *nl;
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	ssize_t n;
-	int r;
-
-	for (;;) {
-		if ((r = poll(&pfd, 1, ms_left(deadline))) < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			r = -errno;
-			goto fail;
-		}
-		if (r == 0) {
-			r = -ETIMEDOUT;
-			goto fail;
-		}
-		if (len == cap) {
-			if (cap >= CTL_MAX_REPLY) {
-				r = -EMSGSIZE;
-				goto fail;
-			}
-			cap = cap * 4 > CTL_MAX_REPLY ? CTL_MAX_REPLY : cap * 4;
-			if ((nl = realloc(buf, cap + 1)) == NULL) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			buf = nl;
-		}
-		if ((n = read(fd, buf + len, cap - len)) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			r = -errno;
-			goto fail;
-		}
-		if (n == 0) {
-			r = -ECONNRESET;
-			goto fail;
-		}
-		if ((nl = memchr(buf + len, '\n', (size_t)n)) != NULL) {
-			*nl = '\0';
-			*linep = buf;
-			*lenp = (size_t)(nl - buf);
-			return 0;
-		}
-		len += (size_t)n;
-	}
-
-fail:
-	free(buf);
-	return r;
-}
-
-static void
-unreachable(const char *path, int err, uint64_t timeout_ms)
-{
-	char d[32];
-
-	switch (err) {
-	case -ENOENT:
-	case -ECONNREFUSED:
-		ctlwarn("cannot reach smsguard at %s: %s (is the daemon running?)", path,
-		    strerror(-err));
-		break;
-	case -EACCES:
-	case -EPERM:
-		ctlwarn("cannot reach smsguard at %s: %s (run as root or as a member of the "
-		        "[control] group)",
-		    path, strerror(-err));
-		break;
-	case -ETIMEDOUT:
-		ctlwarn("cannot reach smsguard at %s: no answer within %s", path,
-		    util_format_duration(timeout_ms, d, sizeof(d)));
-		break;
-	case -ECONNRESET:
-	case -EPIPE:
-		ctlwarn("smsguard at %s closed the connection without a reply", path);
-		break;
-	default:
-		ctlwarn("cannot reach smsguard at %s: %s", path, strerror(-err));
-		break;
-	}
-}
-
-/*
- * Sends the request and returns the reply (or an exit code through *exitp
- * after saying what went wrong).
- */
-static cJSON *
-ctl_call(const struct client *cl, int *exitp)
-{
-	char *req = NULL, *line = NULL, *msg;
-	const char *error = NULL;
-	cJSON *reply = NULL;
-	uint64_t reply_ms = cl->timeout_ms;
-	int64_t deadline;
-	size_t len = 0;
-	int fd = -1, r;
-	bool ok;
-
-	*exitp = CTL_EXIT_FAILED;
-	if ((msg = ctlproto_build(&cl->req)) == NULL) {
-		ctlwarn("cannot build the request");
-		goto out;
-	}
-	req = xasprintf("%s\n", msg);
-	free(msg);
-	if ((r = ctl_connect(cl->socket_path, cl->timeout_ms, &fd)) < 0) {
-		if (r == -ENAMETOOLONG) {
-			ctlwarn("socket path too long (at most %zu bytes): %s",
-			    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1, cl->socket_path);
-			goto out;
-		}
-		*exitp = CTL_EXIT_UNREACHABLE;
-		unreachable(cl->socket_path, r, cl->timeout_ms);
-		goto out;
-	}
-	if ((r = ctl_send(fd, req, strlen(req))) < 0) {
-		*exitp = CTL_EXIT_UNREACHABLE;
-		unreachable(cl->socket_path, r, cl->timeout_ms);
-		goto out;
-	}
-	/* A wait answers when the task gets there: as long as it takes, or its timeout. */
-	if (cl->req.cmd == CTL_CMD_WAIT)
-		reply_ms = cl->req.timeout_ms > 0 ? cl->req.timeout_ms + WAIT_MARGIN_MS : 0;
-	deadline = reply_ms > 0 ? mono_ms() + (int64_t)reply_ms : -1;
-	if ((r = ctl_recv(fd, deadline, &line, &len)) < 0) {
-		if (r == -EMSGSIZE) {
-			ctlwarn("reply from smsguard larger than %d bytes", CTL_MAX_REPLY);
-			goto out;
-		}
-		*exitp = CTL_EXIT_UNREACHABLE;
-		unreachable(cl->socket_path, r, reply_ms);
-		goto out;
-	}
-	if (ctlproto_parse_reply(line, len, &reply, &ok, &error) < 0) {
-		ctlwarn("%s from smsguard", error);
-		goto out;
-	}
-	*exitp = ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(req);
-	free(line);
-	return reply;
-}
-
-/* ------------------------------------------------------------- output */
-
-/*
- * One line of output being put together. Text from the daemon (task names,
- * error messages from the cloud, event messages) goes through line_text so a
- * hostile string cannot drive the terminal.
- */
+/* One line of output being put together. */
 struct line {
 	char buf[4096];
 	size_t len;
@@ -1008,12 +547,12 @@ status_events(const cJSON *events)
 }
 
 static int
-print_status(const struct client *cl, cJSON *reply)
+print_status(bool json, cJSON *reply)
 {
 	int code = health_exit(get_str(reply, "health"));
 	time_t now = time(NULL);
 
-	if (cl->json) {
+	if (json) {
 		/* The status object exactly: the reply without the envelope. */
 		cJSON_DeleteItemFromObjectCaseSensitive(reply, CTL_KEY_OK);
 		print_json(reply);
@@ -1032,7 +571,7 @@ print_status(const struct client *cl, cJSON *reply)
 }
 
 static int
-print_events(const struct client *cl, cJSON *reply)
+print_events(bool json, cJSON *reply)
 {
 	cJSON *events = cJSON_DetachItemFromObjectCaseSensitive(reply, CTL_KEY_EVENTS), *out, *ev;
 	struct line l = {.len = 0};
@@ -1042,7 +581,7 @@ print_events(const struct client *cl, cJSON *reply)
 		ctlwarn("malformed reply from smsguard: no events");
 		return CTL_EXIT_FAILED;
 	}
-	if (cl->json) {
+	if (json) {
 		if ((out = cJSON_CreateObject()) == NULL) {
 			cJSON_Delete(events);
 			ctlwarn("out of memory");
@@ -1063,7 +602,7 @@ print_events(const struct client *cl, cJSON *reply)
 }
 
 static int
-print_metrics(const struct client *cl, cJSON *reply)
+print_metrics(const cJSON *reply)
 {
 	const char *text = get_str(reply, CTL_KEY_METRICS);
 	size_t len;
@@ -1080,11 +619,11 @@ print_metrics(const struct client *cl, cJSON *reply)
 }
 
 static int
-print_wait(const struct client *cl, cJSON *reply)
+print_wait(const struct ctl_request *req, const cJSON *reply)
 {
 	struct line l = {.len = 0};
 
-	line_add(&l, "task %s", ctlproto_wait_until_name(cl->req.wait_until));
+	line_add(&l, "task %s", ctlproto_wait_until_name(req->wait_until));
 	if (get_str(reply, "state") != NULL) {
 		line_add(&l, " (");
 		line_text(&l, get_str(reply, "state"));
@@ -1096,7 +635,7 @@ print_wait(const struct client *cl, cJSON *reply)
 
 /* The one-line confirmation of a command that changes something. */
 static int
-print_done(const struct client *cl, cJSON *reply)
+print_done(const struct ctl_request *req, const cJSON *reply)
 {
 	struct line l = {.len = 0};
 	time_t now = time(NULL);
@@ -1106,7 +645,7 @@ print_done(const struct client *cl, cJSON *reply)
 		line_print(&l);
 		return CTL_EXIT_OK;
 	}
-	switch (cl->req.cmd) {
+	switch (req->cmd) {
 	case CTL_CMD_CHECK:
 		line_add(&l, "checking now: probing the target and polling the cloud");
 		break;
@@ -1129,17 +668,17 @@ print_done(const struct client *cl, cJSON *reply)
 }
 
 /* {"ok":false,…}: say why; a wait that timed out is its own exit code. */
-static int
-print_error(const struct client *cl, const cJSON *reply)
+int
+print_error(const struct ctl_request *req, const cJSON *reply)
 {
 	const char *error = get_str(reply, CTL_KEY_ERROR);
 	struct line l = {.len = 0};
 	char d[32];
 
-	if (cl->req.cmd == CTL_CMD_WAIT && error != NULL && strcmp(error, CTL_ERROR_TIMEOUT) == 0) {
+	if (req->cmd == CTL_CMD_WAIT && error != NULL && strcmp(error, CTL_ERROR_TIMEOUT) == 0) {
 		ctlwarn("timeout: the task did not get to %s within %s",
-		    ctlproto_wait_until_name(cl->req.wait_until),
-		    util_format_duration(cl->req.timeout_ms, d, sizeof(d)));
+		    ctlproto_wait_until_name(req->wait_until),
+		    util_format_duration(req->timeout_ms, d, sizeof(d)));
 		return CTL_EXIT_DEGRADED;
 	}
 	line_text(&l, error != NULL ? error : "the command failed");
@@ -1149,76 +688,32 @@ print_error(const struct client *cl, const cJSON *reply)
 }
 
 int
-main(int argc, char **argv)
+print_reply(const struct ctl_request *req, bool json, cJSON *reply)
 {
-	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct client cl = {.timeout_ms = DEFAULT_TIMEOUT_MS};
-	const struct command *c;
-	const char *env;
-	cJSON *reply;
-	int ch, code;
+	int code = CTL_EXIT_FAILED;
 
-	cl.socket_path = SMSGUARD_SOCKET_PATH;
-	if ((env = getenv("SMSGUARD_SOCKET")) != NULL && *env != '\0')
-		cl.socket_path = env;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:s:t:hV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			cl.socket_path = optarg;
-			break;
-		case 't':
-			if (parse_duration("-t", optarg, &cl.timeout_ms) < 0)
-				return CTL_EXIT_FAILED;
-			if (cl.timeout_ms == 0) {
-				ctlwarn("-t: the timeout must be longer than 0");
-				return CTL_EXIT_FAILED;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return CTL_EXIT_OK;
-		case 'V':
-			printf("smsguardctl %s (protocol %d)\n", SMSGUARD_VERSION,
-			    CTL_PROTOCOL_VERSION);
-			return CTL_EXIT_OK;
-		case ':':
-			ctlwarn("option %s needs a value", argv[optind - 1]);
-			usage(stderr);
-			return CTL_EXIT_FAILED;
-		default:
-			ctlwarn("unknown option %s", argv[optind - 1]);
-			usage(stderr);
-			return CTL_EXIT_FAILED;
-		}
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return CTL_EXIT_FAILED;
-	}
-	if ((c = command_find(argv[optind])) == NULL) {
-		ctlwarn("unknown command: %s", argv[optind]);
-		usage(stderr);
-		return CTL_EXIT_FAILED;
-	}
-	if (command_parse(c, &cl, argc - optind, argv + optind) < 0)
-		return CTL_EXIT_FAILED;
-	if ((reply = ctl_call(&cl, &code)) == NULL)
-		return code;
-	if (code == CTL_EXIT_OK)
-		code = c->print(&cl, reply);
-	else
-		code = print_error(&cl, reply);
-	cJSON_Delete(reply);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		ctlwarn("write error: %s", strerror(errno));
-		return CTL_EXIT_FAILED;
+	/* No default: a new command in CTL_COMMANDS must say how it is shown. */
+	switch (req->cmd) {
+	case CTL_CMD_STATUS:
+		code = print_status(json, reply);
+		break;
+	case CTL_CMD_EVENTS:
+		code = print_events(json, reply);
+		break;
+	case CTL_CMD_METRICS:
+		code = print_metrics(reply);
+		break;
+	case CTL_CMD_WAIT:
+		code = print_wait(req, reply);
+		break;
+	case CTL_CMD_CHECK:
+	case CTL_CMD_PAUSE:
+	case CTL_CMD_RESUME:
+	case CTL_CMD_RELOAD:
+		code = print_done(req, reply);
+		break;
+	case CTL_CMD_COUNT:
+		break;
 	}
 	return code;
 }
