@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "smsguard-build.h"
 #if HAVE_PIDFD_OPEN
 #include <sys/syscall.h>
 #endif

@@ -29,7 +29,7 @@
 
 #include <ini.h>
 
-#include "config.h"
+#include "smsguard-build.h"
 #include "smsguard/config.h"
 #include "smsguard/events.h"
 #include "smsguard/log.h"

@@ -17,7 +17,7 @@
 
 #include <uv.h>
 
-#include "config.h"
+#include "smsguard-build.h"
 #include "daemon.h"
 #include "smsguard/config.h"
 #include "smsguard/ctl.h"

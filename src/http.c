@@ -19,7 +19,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "config.h"
+#include "smsguard-build.h"
 #include "smsguard/http.h"
 #include "smsguard/util.h"
 

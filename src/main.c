@@ -7,7 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
-#include "config.h"
+#include "smsguard-build.h"
 #include "daemon.h"
 #include "smsguard/config.h"
 #include "smsguard/log.h"

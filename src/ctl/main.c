@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "smsguard-build.h"
 #include "smsguard/ctl-protocol.h"
 #include "smsguard/util.h"
 #include "smsguardctl.h"

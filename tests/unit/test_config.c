@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "config.h" /* the build's defaults */
+#include "smsguard-build.h" /* the build's defaults */
 #include "smsguard/config.h"
 #include "smsguard/events.h"
 #include "smsguard/log.h"
