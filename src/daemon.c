@@ -20,6 +20,7 @@
 #include "smsguard-build.h"
 #include "daemon.h"
 #include "smsguard/config.h"
+#include "smsguard/credentials.h"
 #include "smsguard/ctl.h"
 #include "smsguard/events.h"
 #include "smsguard/log.h"

@@ -10,6 +10,7 @@
 #include "smsguard-build.h"
 #include "daemon.h"
 #include "smsguard/config.h"
+#include "smsguard/credentials.h"
 #include "smsguard/log.h"
 
 static void

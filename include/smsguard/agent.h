@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "smsguard/config.h"
+#include "smsguard/credentials.h"
 #include "smsguard/gprop.h"
 #include "smsguard/observe.h"
 

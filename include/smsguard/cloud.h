@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "smsguard/config.h"
+#include "smsguard/credentials.h"
 #include "smsguard/http.h"
 #include "smsguard/observe.h"
 #include "smsguard/schedule.h"

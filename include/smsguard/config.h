@@ -38,15 +38,16 @@ struct config {
 	char *endpoint;      /* https://host[:port], no trailing slash; http:// only for loopback */
 	char *endpoint_host; /* derived: host name of the endpoint, for {domain} */
 	char *project_id;
-	char *credentials; /* path; default /etc/smsguard/credentials */
+	char *credentials; /* path; default CREDENTIALS_DEFAULT_PATH */
 	/*
 	 * Set to a path other than the default: then a missing file is an error
 	 * instead of a fall-back to the SDK environment variables.
 	 */
 	bool credentials_explicit;
 	/*
-	 * Where credentials problems are reported (see credentials_load): the
-	 * line of `credentials =`, else that of the first [cloud]; 0 = none.
+	 * Where credentials problems are reported (see credentials_load in
+	 * credentials.h): the line of `credentials =`, else that of the first
+	 * [cloud]; 0 = none.
 	 */
 	int credentials_line;
 	int cloud_line;
@@ -126,30 +127,5 @@ int config_load_fp(FILE *fp, const char *name, struct config **out, char **cause
 /* Defaults only (used by tests and when building a config by hand). */
 struct config *config_new_defaults(void);
 void config_free(struct config *cfg);
-
-/* Secrets live here and only here; wiped when freed. */
-struct credentials {
-	char *ak;
-	char *sk;
-	char *security_token; /* NULL unless temporary credentials */
-};
-
-/*
- * From the config's credentials file (refused when group- or world-readable,
- * or not a regular file), else from HUAWEICLOUD_SDK_AK / _SK / _SECURITY_TOKEN.
- * A problem with a line of the credentials file is reported at that line
- * ("CREDS:3: sk: empty"); any other is reported at the configuration line that
- * chose the file ("smsguard.conf:7: credentials: CREDS: permissions 0644 …").
- * Without a `credentials =` line the default path applies, and the message
- * names the [cloud] line and says "(the default)"; with no [cloud] either
- * there is no line to name and it starts "smsguard.conf: credentials: ".
- * The file holds lines "ak=…", "sk=…", optionally "security_token=…", with
- * '#' comments and blank lines; it must be a regular file owned by the
- * effective uid with no group/other permission bits (chmod 600). Only when it
- * does not exist and cfg->credentials_explicit is false are the environment
- * variables used. Error messages never contain a secret.
- */
-int credentials_load(const struct config *cfg, struct credentials **out, char **cause);
-void credentials_free(struct credentials *cr);
 
 #endif
