@@ -1,0 +1,212 @@
+/*
+ * Checks that the parsers of several keys share (see config_value.h): each
+ * looks at the value alone, never at the file system or the network.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config_value.h"
+#include "smsguard/log.h"
+#include "smsguard/util.h"
+
+#define URL_MAX 2048
+
+const char *
+config_esc(const char *v, char buf[QUOTE_MAX])
+{
+	return log_escape(v, -1, buf, QUOTE_MAX);
+}
+
+const char *
+config_quote(const char *v, char buf[QUOTE_MAX + 2])
+{
+	char e[QUOTE_MAX];
+
+	snprintf(buf, QUOTE_MAX + 2, "\"%s\"", config_esc(v, e));
+	return buf;
+}
+
+void
+config_set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+bool
+config_has_ctl(const char *v)
+{
+	for (; *v != '\0'; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return true;
+	return false;
+}
+
+bool
+config_all_of(const char *v, const char *extra)
+{
+	for (; *v != '\0'; v++)
+		if (!isalnum((unsigned char)*v) && (extra == NULL || strchr(extra, *v) == NULL))
+			return false;
+	return true;
+}
+
+int
+config_parse_uint(const char *v, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (len == 0 || len > 19)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)v[i]))
+			return -EINVAL;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (n > max)
+		return -ERANGE;
+	*out = n;
+	return 0;
+}
+
+char *
+config_duration_reason(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char q[QUOTE_MAX + 2], a[32], b[32];
+	uint64_t ms;
+
+	if (util_parse_duration_ms(v, &ms) != 0)
+		return xasprintf("bad duration %s (e.g. 500ms, 2s, 5m, 1h)", config_quote(v, q));
+	if (ms < min || ms > max) {
+		if (min == 0)
+			return xasprintf("%s is too long (at most %s)", config_quote(v, q),
+			    util_format_duration(max, b, sizeof(b)));
+		return xasprintf("%s is out of range (%s to %s)", config_quote(v, q),
+		    util_format_duration(min, a, sizeof(a)),
+		    util_format_duration(max, b, sizeof(b)));
+	}
+	*out = ms;
+	return NULL;
+}
+
+char *
+config_abspath_reason(const char *v)
+{
+	char q[QUOTE_MAX + 2];
+
+	if (v[0] != '/')
+		return xasprintf("%s is not an absolute path", config_quote(v, q));
+	if (strlen(v) >= PATH_MAX)
+		return xasprintf("path too long (at most %d bytes)", PATH_MAX - 1);
+	if (config_has_ctl(v))
+		return xasprintf("%s contains control characters", config_quote(v, q));
+	return NULL;
+}
+
+/* ---- URLs ---- */
+
+bool
+config_hostname_ok(const char *h)
+{
+	size_t n = strlen(h), label = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i] == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '_')
+			return false;
+		if (h[i] == '-' && label == 0)
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return h[n - 1] != '-';
+}
+
+bool
+config_host_is_loopback(const char *h)
+{
+	struct in_addr a4;
+
+	if (strcasecmp(h, "localhost") == 0 || strcmp(h, "::1") == 0)
+		return true;
+	return inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+const char *
+config_url_split(const char *v, struct config_url *u)
+{
+	const char *p = strstr(v, "://"), *a, *e, *h, *he, *port = NULL;
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	if (strlen(v) > URL_MAX)
+		return "URL too long";
+	for (const char *s = v; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return "URL contains white space or non-ASCII characters";
+	if (p == NULL || p == v || (size_t)(p - v) >= sizeof(u->scheme))
+		return "not a URL (scheme://host[:port])";
+	for (size_t i = 0; i < (size_t)(p - v); i++)
+		u->scheme[i] = (char)tolower((unsigned char)v[i]);
+	a = p + 3;
+	e = a + strcspn(a, "/?#");
+	u->auth = a;
+	u->authlen = (size_t)(e - a);
+	u->rest = e;
+	h = a;
+	for (const char *s = a; s < e; s++)
+		if (*s == '@') {
+			u->userinfo = true;
+			h = s + 1;
+		}
+	if (*h == '[') {
+		struct in6_addr a6;
+
+		he = memchr(h, ']', (size_t)(e - h));
+		if (he == NULL || (size_t)(he - h - 1) >= sizeof(u->host))
+			return "bad IPv6 address in URL";
+		memcpy(u->host, h + 1, (size_t)(he - h - 1));
+		if (inet_pton(AF_INET6, u->host, &a6) != 1)
+			return "bad IPv6 address in URL";
+		he++;
+		if (he < e && *he != ':')
+			return "bad host in URL";
+	} else {
+		he = memchr(h, ':', (size_t)(e - h));
+		if (he == NULL)
+			he = e;
+		n = (size_t)(he - h);
+		if (n == 0 || n >= sizeof(u->host))
+			return "URL has no host";
+		memcpy(u->host, h, n);
+		if (!config_hostname_ok(u->host))
+			return "bad host name in URL";
+	}
+	if (he < e) {
+		uint64_t pn;
+
+		port = he + 1;
+		if (config_parse_uint(port, (size_t)(e - port), 65535, &pn) != 0 || pn == 0)
+			return "bad port in URL (1 to 65535)";
+	}
+	return NULL;
+}
+
+bool
+config_url_rest_is_empty(const char *rest)
+{
+	return rest[0] == '\0' || strcmp(rest, "/") == 0;
+}
