@@ -271,7 +271,7 @@ p_address(struct config *cfg, const struct cfgkey *k, const char *v)
 	char q[QUOTE_MAX + 2];
 	struct in6_addr a6;
 
-	if (inet_pton(AF_INET6, v, &a6) != 1 && !config_hostname_ok(v))
+	if (inet_pton(AF_INET6, v, &a6) != 1 && !util_hostname_ok(v))
 		return xasprintf("%s is not an IP address or host name", config_quote(v, q));
 	config_set_str(&cfg->target_address, v);
 	return NULL;

@@ -112,30 +112,6 @@ config_abspath_reason(const char *v)
 /* ---- URLs ---- */
 
 bool
-config_hostname_ok(const char *h)
-{
-	size_t n = strlen(h), label = 0;
-
-	if (n == 0 || n > 253)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (h[i] == '.') {
-			if (label == 0 || h[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '_')
-			return false;
-		if (h[i] == '-' && label == 0)
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return h[n - 1] != '-';
-}
-
-bool
 config_host_is_loopback(const char *h)
 {
 	struct in_addr a4;
@@ -192,7 +168,7 @@ config_url_split(const char *v, struct config_url *u)
 		if (n == 0 || n >= sizeof(u->host))
 			return "URL has no host";
 		memcpy(u->host, h, n);
-		if (!config_hostname_ok(u->host))
+		if (!util_hostname_ok(u->host))
 			return "bad host name in URL";
 	}
 	if (he < e) {

@@ -45,8 +45,6 @@ struct config_url {
 	bool userinfo;
 };
 
-/* Labels of letters, digits, '-' and '_', at most 253 characters. */
-bool config_hostname_ok(const char *h);
 /* Splits a URL and checks its host and port; returns NULL or a static reason. */
 const char *config_url_split(const char *v, struct config_url *u);
 /* localhost, ::1 or 127.0.0.0/8: the only hosts plain http:// may reach. */

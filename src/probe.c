@@ -531,23 +531,6 @@ parse_literal(const char *s, struct sockaddr_storage *ss)
 	return -EINVAL;
 }
 
-static bool
-valid_hostname(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 253)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		        c == '-' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
 int
 probe_new(
     uv_loop_t *loop, const struct config *cfg, const struct observer *obs, struct probe_set **out)
@@ -600,7 +583,7 @@ probe_set_target(struct probe_set *ps, const char *address, const uint16_t *port
 		if (ports[i] == 0)
 			return -EINVAL;
 	literal = parse_literal(address, &ss) == 0;
-	if (!literal && !valid_hostname(address)) {
+	if (!literal && !util_hostname_ok(address)) {
 		log_warnx("target address %s is neither an IP address nor a host name",
 		    log_escape(address, -1, esc, sizeof(esc)));
 		return -EINVAL;

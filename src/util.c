@@ -194,6 +194,30 @@ util_trim(char *s)
 	return s;
 }
 
+bool
+util_hostname_ok(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+		if (s[i] == '-' && label == 0)
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return s[n - 1] != '-';
+}
+
 int
 util_cloexec_from(int lowfd)
 {

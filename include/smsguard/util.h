@@ -2,6 +2,7 @@
 #ifndef SMSGUARD_UTIL_H
 #define SMSGUARD_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,13 @@ void util_wipe(void *p, size_t n);
 
 /* Trims leading and trailing white space in place; returns s. */
 char *util_trim(char *s);
+
+/*
+ * A DNS host name: at most 253 characters of dot-separated labels, each 1 to
+ * 63 letters, digits, '-' or '_' that neither starts nor ends with '-'; one
+ * trailing dot is allowed. The one rule for the config and the probes.
+ */
+bool util_hostname_ok(const char *s);
 
 /*
  * Marks every open descriptor >= lowfd close-on-exec, so a program we start

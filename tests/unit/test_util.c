@@ -67,6 +67,43 @@ test_strlcpy_truncates_and_terminates(void **state)
 }
 
 static void
+test_host_names_of_letters_digits_dash_underscore_are_accepted(void **state)
+{
+	static const char *const good[] = {"localhost", "sms.ap-southeast-3.myhuaweicloud.com",
+	    "target-01", "my_host.internal", "10.0.0.1", "xn--bcher-kva.example", "host.example.",
+	    "a"};
+
+	for (size_t i = 0; i < nitems(good); i++)
+		if (!util_hostname_ok(good[i]))
+			fail_msg("refused \"%s\"", good[i]);
+}
+
+static void
+test_malformed_host_names_are_refused(void **state)
+{
+	char label64[65], long_name[256];
+	static const char *const bad[] = {"", ".", ".example", "a..b", "-a", "a-", "a.-b", "a-.b",
+	    "bad host", "bad host;rm", "10.0.0.1:22", "[::1]", "::1", "a/b", "h\xc3\xa9"};
+
+	for (size_t i = 0; i < nitems(bad); i++)
+		if (util_hostname_ok(bad[i]))
+			fail_msg("accepted \"%s\"", bad[i]);
+	/* A label is at most 63 characters, a name at most 253. */
+	memset(label64, 'a', 64);
+	label64[64] = '\0';
+	assert_false(util_hostname_ok(label64));
+	label64[63] = '\0';
+	assert_true(util_hostname_ok(label64));
+	for (size_t i = 0; i < sizeof(long_name) - 1; i++)
+		long_name[i] = i % 2 == 0 ? 'a' : '.';
+	long_name[253] = '\0';
+	assert_true(util_hostname_ok(long_name));
+	long_name[253] = 'a';
+	long_name[254] = '\0';
+	assert_false(util_hostname_ok(long_name));
+}
+
+static void
 test_log_escape_makes_untrusted_text_safe(void **state)
 {
 	char out[64];
@@ -123,6 +160,8 @@ main(void)
 	    cmocka_unit_test(test_bad_durations_are_refused),
 	    cmocka_unit_test(test_durations_format_for_people),
 	    cmocka_unit_test(test_strlcpy_truncates_and_terminates),
+	    cmocka_unit_test(test_host_names_of_letters_digits_dash_underscore_are_accepted),
+	    cmocka_unit_test(test_malformed_host_names_are_refused),
 	    cmocka_unit_test(test_log_escape_makes_untrusted_text_safe),
 	    cmocka_unit_test(test_cloexec_from_marks_every_inherited_descriptor),
 	    cmocka_unit_test(test_network_codes_are_exactly_the_documented_eight),
