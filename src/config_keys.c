@@ -4,7 +4,6 @@
  * config. The reader (config.c) finds a key here and calls its parser.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 #include "smsguard/credentials.h"
 #include "smsguard/events.h"
 #include "smsguard/log.h"
+#include "smsguard/sms.h"
 #include "smsguard/util.h"
 
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
@@ -291,28 +291,17 @@ p_process(struct config *cfg, const struct cfgkey *k, const char *v)
 	return NULL;
 }
 
+/* The URN rule is the SMN client's own, so what passes here can be published to. */
 static char *
 p_smn_topic(struct config *cfg, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX + 2], buf[512], *region, *project, *topic, *end;
-	const char *form = "(urn:smn:<region>:<project_id>:<topic>)";
+	char q[QUOTE_MAX + 2];
 
-	if (strlen(v) >= sizeof(buf) || strncmp(v, "urn:smn:", 8) != 0)
-		return xasprintf("%s is not an SMN topic URN %s", config_quote(v, q), form);
-	util_strlcpy(buf, v + 8, sizeof(buf));
-	region = buf;
-	if ((project = strchr(region, ':')) == NULL || (topic = strchr(project + 1, ':')) == NULL)
-		return xasprintf("%s is not an SMN topic URN %s", config_quote(v, q), form);
-	*project++ = '\0';
-	*topic++ = '\0';
-	end = topic + strlen(topic);
-	if (*region == '\0' || strlen(region) > 64 || !config_all_of(region, "-"))
-		return xasprintf("%s: bad region in topic URN %s", config_quote(v, q), form);
-	if (*project == '\0' || strlen(project) > 64 || !config_all_of(project, NULL))
-		return xasprintf("%s: bad project id in topic URN %s", config_quote(v, q), form);
-	if (*topic == '\0' || end - topic > 255 || !config_all_of(topic, "-_") ||
-	    !isalnum((unsigned char)*topic))
-		return xasprintf("%s: bad topic name in topic URN %s", config_quote(v, q), form);
+	if (sms_smn_urn_parse(v, NULL, NULL, NULL) != 0)
+		return xasprintf(
+		    "%s is not an SMN topic URN (urn:smn:<region>:<project_id>:<topic>, "
+		    "each part 1 to 255 letters, digits, '-' or '_')",
+		    config_quote(v, q));
 	config_set_str(&cfg->smn_topic, v);
 	return NULL;
 }

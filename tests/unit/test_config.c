@@ -23,6 +23,7 @@
 #include "smsguard/config.h"
 #include "smsguard/events.h"
 #include "smsguard/log.h"
+#include "smsguard/sms.h"
 #include "smsguard/util.h"
 
 static char tmpdir[] = "/tmp/smsguard-test-config.XXXXXX";
@@ -532,6 +533,39 @@ test_config_free_null(void **state)
 	config_free(NULL);
 }
 
+/* The config takes exactly the topic URNs the SMN client can publish to. */
+static void
+test_smn_topic_rule_is_the_sms_parsers(void **state)
+{
+	static const char *const urns[] = {"urn:smn:ap-southeast-3:0a1b2c:alerts", "urn:smn:r:p:t",
+	    "urn:smn:cn-north-4:my_project:_topic-1", "", "urn:smn:", "urn:smn:r:p", "urn:smn:r::t",
+	    "urn:smn:r:p:t:extra", "urn:sns:r:p:t", "urn:smn:r/x:p:t",
+	    "urn:smn:ap-southeast-3:0123abc:bad topic"};
+
+	for (size_t i = 0; i < nitems(urns); i++) {
+		char *text = xasprintf("[notify]\nsmn_topic = %s\n", urns[i]);
+		FILE *fp = fmemopen(text, strlen(text), "r");
+		struct config *cfg = NULL;
+		char *cause = NULL;
+		int rc;
+
+		assert_non_null(fp);
+		rc = config_load_fp(fp, "urn.conf", &cfg, &cause);
+		fclose(fp);
+		/* An empty value is no URN at all: it leaves the topic unset. */
+		if (urns[i][0] == '\0')
+			assert_int_equal(rc, 0);
+		else if (sms_smn_urn_parse(urns[i], NULL, NULL, NULL) == 0)
+			assert_int_equal(rc, 0);
+		else if (rc == 0 || strstr(cause, "urn.conf:2: smn_topic: ") != cause ||
+		    strstr(cause, "not an SMN topic URN") == NULL)
+			fail_msg("\"%s\": %s", urns[i], rc == 0 ? "accepted" : cause);
+		config_free(cfg);
+		free(cause);
+		free(text);
+	}
+}
+
 /* ---- bad configs: one cmocka test per case ---- */
 
 struct bad_case {
@@ -612,7 +646,7 @@ static const struct bad_case bad_cases[] = {
     {"bad_urn", "[notify]\nsmn_topic = urn:smn:ap-southeast-3\n", 2, "smn_topic",
         "not an SMN topic URN"},
     {"urn_bad_topic_name", "[notify]\nsmn_topic = urn:smn:ap-southeast-3:0123abc:bad topic\n", 2,
-        "smn_topic", "bad topic name"},
+        "smn_topic", "not an SMN topic URN"},
     {"bad_event_name", "[notify]\nevents = task_failed, task_exploded\n", 2, "events",
         "unknown event \"task_exploded\""},
     {"unknown_group", "[control]\ngroup = no-such-group-smsguard\n", 2, "group",
@@ -716,6 +750,7 @@ main(void)
 	    cmocka_unit_test(test_missing_file_names_it),
 	    cmocka_unit_test(test_directory_is_named_as_such),
 	    cmocka_unit_test(test_config_free_null),
+	    cmocka_unit_test(test_smn_topic_rule_is_the_sms_parsers),
 	};
 	struct CMUnitTest tests[nitems(fixed) + nitems(bad_cases)];
 	char *names[nitems(bad_cases)];
