@@ -355,6 +355,44 @@ p_group(struct config *cfg, const struct cfgkey *k, const char *v)
 	return NULL;
 }
 
+/* ---- keys whose feature is not built yet ---- */
+
+/*
+ * Refused rather than accepted and ignored, each saying what will come. The
+ * value is still checked first, so a mistake in it is named as such.
+ */
+#define NOTIFY_LATER                                                                               \
+	"notifications by SMN, webhook and exec hook will come; until then events are logged "     \
+	"and shown by smsguardctl events"
+#define APPLY_CLOUD_LATER                                                                          \
+	"apply = cloud will keep the task's speed limit in step with the schedule; until then "    \
+	"use off, status shows the current limit"
+
+static const struct {
+	const char *section;
+	const char *name; /* NULL: every key of the section */
+	const char *what;
+} later_keys[] = {
+    {"notify", NULL, NOTIFY_LATER},
+    {"ratelimit", "over_speed_threshold", "it will come with apply = cloud"},
+};
+
+static char *
+later_reason(const char *what)
+{
+	return xasprintf("not supported yet (%s)", what);
+}
+
+static const char *
+key_later(const struct cfgkey *k)
+{
+	for (size_t i = 0; i < nitems(later_keys); i++)
+		if (strcmp(later_keys[i].section, k->section) == 0 &&
+		    (later_keys[i].name == NULL || strcmp(later_keys[i].name, k->name) == 0))
+			return later_keys[i].what;
+	return NULL;
+}
+
 /* ---- enums ---- */
 
 static char *
@@ -377,11 +415,10 @@ p_apply(struct config *cfg, const struct cfgkey *k, const char *v)
 	char q[QUOTE_MAX + 2];
 
 	if (strcasecmp(v, "cloud") == 0)
-		cfg->ratelimit_apply = RATELIMIT_APPLY_CLOUD;
-	else if (strcasecmp(v, "off") == 0)
-		cfg->ratelimit_apply = RATELIMIT_APPLY_OFF;
-	else
+		return later_reason(APPLY_CLOUD_LATER);
+	if (strcasecmp(v, "off") != 0)
 		return xasprintf("%s is not cloud or off", config_quote(v, q));
+	cfg->ratelimit_apply = RATELIMIT_APPLY_OFF;
 	return NULL;
 }
 
@@ -696,6 +733,8 @@ const struct cfgkey config_keys[] = {
     {"ratelimit", "schedule", p_schedule, 0, 0, 0, KEY_JOIN},
     {"ratelimit", "timezone", p_timezone, 0, 0, 0, 0},
     {"ratelimit", "apply", p_apply, 0, 0, 0, 0},
+    /* No rule to check yet: refused whatever its value (see later_keys). */
+    {"ratelimit", "over_speed_threshold", NULL, 0, 0, 0, 0},
 
     {"notify", "smn_topic", p_smn_topic, 0, 0, 0, 0},
     {"notify", "smn_endpoint", p_smn_endpoint, 0, 0, 0, 0},
@@ -712,6 +751,20 @@ const struct cfgkey config_keys[] = {
 const size_t config_nkeys = nitems(config_keys);
 
 _Static_assert(nitems(config_keys) <= CONFIG_MAX_KEYS, "CONFIG_MAX_KEYS too small");
+
+char *
+config_key_parse(struct config *cfg, int i, const char *v)
+{
+	const struct cfgkey *k = &config_keys[i];
+	const char *what = key_later(k);
+	char *why = NULL;
+
+	if (k->parse != NULL)
+		why = k->parse(cfg, k, v);
+	if (why == NULL && what != NULL)
+		why = later_reason(what);
+	return why;
+}
 
 int
 config_key_find(const char *section, const char *name)

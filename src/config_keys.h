@@ -24,8 +24,8 @@ typedef char *(*parse_fn)(struct config *cfg, const struct cfgkey *k, const char
 struct cfgkey {
 	const char *section;
 	const char *name;
-	parse_fn parse;
-	size_t off; /* the field in struct config, for the generic parsers */
+	parse_fn parse; /* NULL: nothing to check */
+	size_t off;     /* the field in struct config, for the generic parsers */
 	uint64_t min, max;
 	int flags;
 };
@@ -33,6 +33,12 @@ struct cfgkey {
 extern const struct cfgkey config_keys[];
 extern const size_t config_nkeys;
 
+/*
+ * Checks a non-empty value of config_keys[i] and stores it in cfg; returns
+ * NULL, or the reason it is refused (malloc'd). A key whose feature is not
+ * built yet is refused even with a good value: "not supported yet (…)".
+ */
+char *config_key_parse(struct config *cfg, int i, const char *v);
 /* The index of [section] name in config_keys, or -1. */
 int config_key_find(const char *section, const char *name);
 bool config_section_known(const char *name, size_t len);

@@ -95,9 +95,10 @@ struct config {
 	bool has_schedule;
 	struct schedule schedule;
 	char *timezone; /* NULL = host local time */
+	/* Default off: "cloud" and over_speed_threshold are refused until built. */
 	enum ratelimit_apply ratelimit_apply;
 
-	/* [notify] */
+	/* [notify]: every key is refused until notifications are built; these stay unset. */
 	char *smn_topic;
 	char *smn_endpoint;
 	char *webhook;

@@ -111,12 +111,23 @@ BAD_CONFIGS = [
     ("agent", "restart", "sometimes", "not when-dead or never"),
     ("agent", "restart_answers", "{ak}\\n{password}", "unknown placeholder {password}"),
     ("metrics", "frobnicate", "1", "unknown key in [metrics]"),
+    # Keys whose feature is not built yet: a good value is refused, never accepted and ignored.
+    ("notify", "smn_topic", "urn:smn:ap-southeast-3:0a1b2c:alerts",
+     "not supported yet (notifications by SMN, webhook and exec hook will come"),
+    ("notify", "smn_endpoint", "https://smn.example.com", "not supported yet (notifications"),
+    ("notify", "webhook", "https://hooks.example.com/smsguard", "not supported yet (notifications"),
+    ("notify", "exec", "/usr/local/bin/on-event", "not supported yet (notifications"),
+    ("notify", "events", "all", "not supported yet (notifications"),
+    ("ratelimit", "apply", "cloud", "not supported yet (apply = cloud will keep the task's speed"),
+    ("ratelimit", "over_speed_threshold", "10", "not supported yet (it will come with apply = cloud)"),
 ]
+NOT_YET = sum(1 for c in BAD_CONFIGS if c[3].startswith("not supported yet"))
 
 
-@scenario("-n rejects each of 26 bad configs with exit 1 and FILE:LINE: key: naming the key")
+@scenario("-n rejects each of 33 bad configs (7 of them keys not supported yet) with exit 1 and "
+          "FILE:LINE: key: naming the key")
 def _(ctx):
-    check(len(BAD_CONFIGS) == 26, f"{len(BAD_CONFIGS)} bad configs")
+    check(len(BAD_CONFIGS) == 33 and NOT_YET == 7, f"{len(BAD_CONFIGS)} bad configs, {NOT_YET} not yet")
     for sec, key, value, reason in BAD_CONFIGS:
         d = ctx.daemon()
         d.update({sec: {key: value}})
@@ -603,13 +614,17 @@ def _(ctx):
     d.stop()
 
 
-@scenario("status shows the rate-limit schedule's current limit, window and next change")
+@scenario("without an apply key the schedule loads; status shows its current limit, window and "
+          "next change, and apply off")
 def _(ctx):
     d = ctx.daemon()
-    d.update({"ratelimit": {"schedule": "daily 00:00-24:00 40", "timezone": "UTC"}})
+    # apply = cloud is not built yet: off is the default, so a config need not name it.
+    d.update({"ratelimit": {"schedule": "daily 00:00-24:00 40", "timezone": "UTC", "apply": None}})
     d.start()
+    check("apply" not in open(d.conf).read(), "the config still names apply")
     rl = d.status()["ratelimit"]
     check(rl["current_mbps"] == 40 and rl["window"] == "00:00-24:00", f"ratelimit {rl}")
+    check(rl["apply"] == "off" and rl["applied"] is False, f"nothing sets the limit: {rl}")
     check(rl["next_change"] is None, f"a constant limit never changes: {rl}")
     rc, out, err = d.ctl("metrics")
     check("smsguard_ratelimit_mbps 40" in out, "metrics ratelimit")

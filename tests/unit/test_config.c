@@ -125,7 +125,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->confirm_ms, 120000);
 	assert_false(cfg->has_schedule);
 	assert_null(cfg->timezone);
-	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_CLOUD);
+	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_OFF);
 	assert_null(cfg->smn_topic);
 	assert_null(cfg->smn_endpoint);
 	assert_null(cfg->webhook);
@@ -148,62 +148,56 @@ test_empty_file_is_all_defaults(void **state)
 	config_free(cfg);
 }
 
+/* Every key but those refused until their feature is built (see the bad cases). */
 static void
-test_every_key_parsed(void **state)
+test_every_supported_key_parsed(void **state)
 {
 	char *ca = write_file("ca.pem", "not really a certificate\n", 0644);
-	char *text =
-	    xasprintf("[daemon]\n"
-	              "state_dir = /srv/smsguard\n"
-	              "log_level = debug\n"
-	              "[cloud]\n"
-	              "endpoint = https://sms.example.com:8443/\n"
-	              "project_id = 0123abcdef\n"
-	              "credentials = /srv/creds\n"
-	              "ca_file = %s\n"
-	              "proxy = http://proxy.example.com:3128\n"
-	              "timeout = 20s\n"
-	              "[task]\n"
-	              "id = 8e7e0dc4-5e4b-4e4b-9c2a-0123456789ab\n"
-	              "poll = 10s\n"
-	              "poll_idle = 1m\n"
-	              "[target]\n"
-	              "address = 192.0.2.10\n"
-	              "ports = 22, 8899 8900\n"
-	              "interval = 100ms\n"
-	              "timeout = 150ms\n"
-	              "fall = 5\n"
-	              "rise = 4\n"
-	              "[agent]\n"
-	              "process = fakeagent\n"
-	              "home = /opt/agent\n"
-	              "restart = never\n"
-	              "restart_command = /opt/agent/startup.sh \"--mode x\" -y\n"
-	              "restart_answers = y\\n{ak}\n"
-	              "    {sk}\n"
-	              "restart_timeout = 30s\n"
-	              "[recovery]\n"
-	              "resume = off\n"
-	              "settle = 0\n"
-	              "budget = 3/10m\n"
-	              "backoff = 1s..1m\n"
-	              "confirm = 45s\n"
-	              "[ratelimit]\n"
-	              "schedule = Mon-Fri 08:00-18:00 50\n"
-	              "timezone = UTC\n"
-	              "apply = off\n"
-	              "[notify]\n"
-	              "smn_topic = urn:smn:cn-north-4:0123456789abcdef0123456789abcdef:alerts\n"
-	              "smn_endpoint = http://127.0.0.1:9000\n"
-	              "webhook = http://localhost:8080/hook?x=1\n"
-	              "exec = /usr/local/bin/hook\n"
-	              "events = task_failed, task_resumed\n"
-	              "[control]\n"
-	              "socket = /srv/sg.sock\n"
-	              "group = root\n"
-	              "[metrics]\n"
-	              "textfile = /srv/sg.prom\n",
-	        ca);
+	char *text = xasprintf("[daemon]\n"
+	                       "state_dir = /srv/smsguard\n"
+	                       "log_level = debug\n"
+	                       "[cloud]\n"
+	                       "endpoint = https://sms.example.com:8443/\n"
+	                       "project_id = 0123abcdef\n"
+	                       "credentials = /srv/creds\n"
+	                       "ca_file = %s\n"
+	                       "proxy = http://proxy.example.com:3128\n"
+	                       "timeout = 20s\n"
+	                       "[task]\n"
+	                       "id = 8e7e0dc4-5e4b-4e4b-9c2a-0123456789ab\n"
+	                       "poll = 10s\n"
+	                       "poll_idle = 1m\n"
+	                       "[target]\n"
+	                       "address = 192.0.2.10\n"
+	                       "ports = 22, 8899 8900\n"
+	                       "interval = 100ms\n"
+	                       "timeout = 150ms\n"
+	                       "fall = 5\n"
+	                       "rise = 4\n"
+	                       "[agent]\n"
+	                       "process = fakeagent\n"
+	                       "home = /opt/agent\n"
+	                       "restart = never\n"
+	                       "restart_command = /opt/agent/startup.sh \"--mode x\" -y\n"
+	                       "restart_answers = y\\n{ak}\n"
+	                       "    {sk}\n"
+	                       "restart_timeout = 30s\n"
+	                       "[recovery]\n"
+	                       "resume = off\n"
+	                       "settle = 0\n"
+	                       "budget = 3/10m\n"
+	                       "backoff = 1s..1m\n"
+	                       "confirm = 45s\n"
+	                       "[ratelimit]\n"
+	                       "schedule = Mon-Fri 08:00-18:00 50\n"
+	                       "timezone = UTC\n"
+	                       "apply = off\n"
+	                       "[control]\n"
+	                       "socket = /srv/sg.sock\n"
+	                       "group = root\n"
+	                       "[metrics]\n"
+	                       "textfile = /srv/sg.prom\n",
+	    ca);
 	struct config *cfg = load_ok("every.conf", text);
 
 	assert_string_equal(cfg->state_dir, "/srv/smsguard");
@@ -256,12 +250,6 @@ test_every_key_parsed(void **state)
 	assert_int_equal(cfg->schedule.rules[0].mbps, 50);
 	assert_string_equal(cfg->timezone, "UTC");
 	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_OFF);
-	assert_string_equal(
-	    cfg->smn_topic, "urn:smn:cn-north-4:0123456789abcdef0123456789abcdef:alerts");
-	assert_string_equal(cfg->smn_endpoint, "http://127.0.0.1:9000");
-	assert_string_equal(cfg->webhook, "http://localhost:8080/hook?x=1");
-	assert_string_equal(cfg->exec, "/usr/local/bin/hook");
-	assert_int_equal(cfg->events_mask, (1u << EV_TASK_FAILED) | (1u << EV_TASK_RESUMED));
 	assert_string_equal(cfg->socket_path, "/srv/sg.sock");
 	assert_string_equal(cfg->group, "root");
 	assert_true(cfg->has_gid);
@@ -291,9 +279,11 @@ test_example_file_parses(void **state)
 	assert_int_equal(cfg->schedule.nrules, 3);
 	assert_int_equal(cfg->nanswers, 3);
 	assert_string_equal(cfg->answers[2], "{domain}");
-	assert_non_null(cfg->smn_topic);
-	assert_non_null(cfg->webhook);
-	assert_non_null(cfg->exec);
+	/* It shows [notify] and apply = cloud commented out until they are built. */
+	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_OFF);
+	assert_null(cfg->smn_topic);
+	assert_null(cfg->webhook);
+	assert_null(cfg->exec);
 	config_free(cfg);
 	free(path);
 }
@@ -332,13 +322,13 @@ test_inline_comments_hash_and_semicolon(void **state)
 	    "poll = 10s ; inline semicolon\n"
 	    "poll_idle = 2m # inline hash\n"
 	    "    # an indented comment is no continuation\n"
-	    "[notify]\n"
-	    "exec = /opt/on#event;x\n");
+	    "[agent]\n"
+	    "home = /opt/on#event;x\n");
 
 	assert_int_equal(cfg->poll_ms, 10000);
 	assert_int_equal(cfg->poll_idle_ms, 120000);
 	/* Without white space before it, '#' or ';' is part of the value. */
-	assert_string_equal(cfg->exec, "/opt/on#event;x");
+	assert_string_equal(cfg->agent_home, "/opt/on#event;x");
 	config_free(cfg);
 }
 
@@ -419,19 +409,17 @@ test_schedule_continues_over_lines(void **state)
 }
 
 static void
-test_ports_and_events_continue_over_lines(void **state)
+test_ports_continue_over_lines(void **state)
 {
 	struct config *cfg = load_ok("lists.conf",
 	    "[target]\n"
 	    "ports = 22,\n"
 	    "        8899\n"
-	    "[notify]\n"
-	    "events = target_down\n"
-	    "         target_up\n");
+	    "        8900\n");
 
-	assert_int_equal(cfg->nports, 2);
+	assert_int_equal(cfg->nports, 3);
 	assert_int_equal(cfg->ports[1], 8899);
-	assert_int_equal(cfg->events_mask, (1u << EV_TARGET_DOWN) | (1u << EV_TARGET_UP));
+	assert_int_equal(cfg->ports[2], 8900);
 	config_free(cfg);
 }
 
@@ -533,7 +521,10 @@ test_config_free_null(void **state)
 	config_free(NULL);
 }
 
-/* The config takes exactly the topic URNs the SMN client can publish to. */
+/*
+ * The config takes exactly the topic URNs the SMN client can publish to; a
+ * good one is then refused only because notifications are not built yet.
+ */
 static void
 test_smn_topic_rule_is_the_sms_parsers(void **state)
 {
@@ -545,6 +536,9 @@ test_smn_topic_rule_is_the_sms_parsers(void **state)
 	for (size_t i = 0; i < nitems(urns); i++) {
 		char *text = xasprintf("[notify]\nsmn_topic = %s\n", urns[i]);
 		FILE *fp = fmemopen(text, strlen(text), "r");
+		const char *want = sms_smn_urn_parse(urns[i], NULL, NULL, NULL) == 0
+		    ? "not supported yet (notifications"
+		    : "not an SMN topic URN";
 		struct config *cfg = NULL;
 		char *cause = NULL;
 		int rc;
@@ -555,10 +549,8 @@ test_smn_topic_rule_is_the_sms_parsers(void **state)
 		/* An empty value is no URN at all: it leaves the topic unset. */
 		if (urns[i][0] == '\0')
 			assert_int_equal(rc, 0);
-		else if (sms_smn_urn_parse(urns[i], NULL, NULL, NULL) == 0)
-			assert_int_equal(rc, 0);
 		else if (rc == 0 || strstr(cause, "urn.conf:2: smn_topic: ") != cause ||
-		    strstr(cause, "not an SMN topic URN") == NULL)
+		    strstr(cause, want) == NULL)
 			fail_msg("\"%s\": %s", urns[i], rc == 0 ? "accepted" : cause);
 		config_free(cfg);
 		free(cause);
@@ -632,11 +624,8 @@ static const struct bad_case bad_cases[] = {
     {"endpoint_bad_port", "[cloud]\nendpoint = https://sms.example.com:0\n", 2, "endpoint",
         "bad port"},
     {"endpoint_not_a_url", "[cloud]\nendpoint = sms.example.com\n", 2, "endpoint", "not a URL"},
-    {"smn_endpoint_http",
-        "[notify]\nsmn_topic = urn:smn:r:p:t\nsmn_endpoint = http://smn.example.com\n", 3,
-        "smn_endpoint", "must be https://"},
-    {"smn_endpoint_without_topic", "[notify]\nsmn_endpoint = https://smn.example.com\n", 2,
-        "smn_endpoint", "no smn_topic"},
+    {"smn_endpoint_http", "[notify]\nsmn_endpoint = http://smn.example.com\n", 2, "smn_endpoint",
+        "must be https://"},
     {"webhook_http_not_loopback", "[notify]\nwebhook = http://hooks.example.com/x\n", 2, "webhook",
         "must be https://"},
     {"proxy_bad_scheme", "[cloud]\nproxy = ftp://proxy.example.com\n", 2, "proxy",
@@ -701,6 +690,22 @@ static const struct bad_case bad_cases[] = {
     {"poll_idle_after_poll", "[task]\npoll = 20s\n\npoll_idle = 10s\n", 4, "poll_idle",
         "poll_idle (10s) is shorter than poll (20s)"},
     {"cloud_timeout_too_long", "[cloud]\ntimeout = 10m\n", 2, "timeout", "out of range"},
+    /* Keys whose feature is not built yet: a good value is refused, not ignored. */
+    {"smn_topic_not_yet", "[notify]\nsmn_topic = urn:smn:ap-southeast-3:0a1b2c:alerts\n", 2,
+        "smn_topic", "not supported yet (notifications by SMN, webhook and exec hook will come"},
+    {"smn_endpoint_not_yet", "[notify]\nsmn_endpoint = https://smn.example.com\n", 2,
+        "smn_endpoint", "not supported yet (notifications"},
+    {"webhook_not_yet", "[notify]\nwebhook = https://hooks.example.com/x\n", 2, "webhook",
+        "not supported yet (notifications"},
+    {"exec_not_yet", "[notify]\nexec = /usr/local/bin/on-event\n", 2, "exec",
+        "not supported yet (notifications"},
+    {"events_not_yet", "[notify]\nevents = all\n", 2, "events", "not supported yet (notifications"},
+    {"events_over_lines_not_yet", "[notify]\nevents = target_down,\n    target_up\n", 3, "events",
+        "not supported yet (notifications"},
+    {"apply_cloud_not_yet", "[ratelimit]\napply = cloud\n", 2, "apply",
+        "not supported yet (apply = cloud will keep the task's speed limit in step"},
+    {"over_speed_threshold_not_yet", "[ratelimit]\nover_speed_threshold = 10\n", 2,
+        "over_speed_threshold", "not supported yet (it will come with apply = cloud)"},
 };
 
 static void
@@ -733,7 +738,7 @@ main(void)
 	static const struct CMUnitTest fixed[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_empty_file_is_all_defaults),
-	    cmocka_unit_test(test_every_key_parsed),
+	    cmocka_unit_test(test_every_supported_key_parsed),
 	    cmocka_unit_test(test_example_file_parses),
 	    cmocka_unit_test(test_empty_values_keep_defaults),
 	    cmocka_unit_test(test_inline_comments_hash_and_semicolon),
@@ -742,7 +747,7 @@ main(void)
 	    cmocka_unit_test(test_restart_answers_literal_newline),
 	    cmocka_unit_test(test_restart_command_honours_quotes),
 	    cmocka_unit_test(test_schedule_continues_over_lines),
-	    cmocka_unit_test(test_ports_and_events_continue_over_lines),
+	    cmocka_unit_test(test_ports_continue_over_lines),
 	    cmocka_unit_test(test_endpoint_forms),
 	    cmocka_unit_test(test_default_credentials_path_is_not_explicit),
 	    cmocka_unit_test(test_boolean_spellings),
