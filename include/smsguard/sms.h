@@ -1,5 +1,6 @@
 /*
- * SMS v3 and SMN v2 request builders and response parsers (reference §2–§6,
+ * SMS v3 and SMN v2 request builders (src/sms_build.c) and response parsers
+ * (src/sms_parse.c, over the field reader in src/sms_field.c; reference §2–§6,
  * §8). Pure: bodies in, plain structs out. Bodies need not be NUL-terminated.
  *
  * Parsers accept null or absence for every field, extra fields and unknown
