@@ -547,31 +547,44 @@ header_ok(const char *line)
 		}                                                                                  \
 	} while (0)
 
+/* A request we can send; refused before anything is allocated. */
 static int
-transport_submit(struct http_transport *t, const struct http_request *req, http_done_cb cb,
-    void *arg, uint64_t *id)
+request_check(const struct http *h, const struct http_request *req, http_done_cb cb)
 {
-	struct http *h = (struct http *)t;
-	struct http_call *c;
-	uint64_t timeout = req->timeout_ms ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 	int rc = 0;
 
 	if (h->closing)
-		return -ESHUTDOWN;
-	if (req->url == NULL || req->method == NULL || cb == NULL || req->nheaders < 0 ||
+		rc = -ESHUTDOWN;
+	else if (req->url == NULL || req->method == NULL || cb == NULL || req->nheaders < 0 ||
 	    req->nheaders > HTTP_MAX_HEADERS)
-		return -EINVAL;
-	for (int i = 0; i < req->nheaders; i++)
+		rc = -EINVAL;
+	for (int i = 0; rc == 0 && i < req->nheaders; i++)
 		if (!header_ok(req->headers[i]))
-			return -EINVAL;
+			rc = -EINVAL;
+	return rc;
+}
 
-	c = xcalloc(1, sizeof(*c));
+static struct http_call *
+call_new(struct http *h, const struct http_request *req, http_done_cb cb, void *arg)
+{
+	struct http_call *c = xcalloc(1, sizeof(*c));
+
 	c->h = h;
 	c->cb = cb;
 	c->arg = arg;
 	c->max = req->max_body ? req->max_body : HTTP_BODY_MAX;
 	c->date_s = c->retry_after_s = -1;
 	c->started = uv_now(h->loop);
+	return c;
+}
+
+/* The easy handle, wired to this call: callbacks, limits, timeouts. */
+static int
+call_easy_init(struct http_call *c, const struct http_request *req)
+{
+	uint64_t timeout = req->timeout_ms ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+	int rc = 0;
+
 	if ((c->easy = curl_easy_init()) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
@@ -585,13 +598,22 @@ transport_submit(struct http_transport *t, const struct http_request *req, http_
 	SETOPT(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
 	SETOPT(c->easy, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(c->easy, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
-	SETOPT(c->easy, CURLOPT_OPENSOCKETDATA, h);
+	SETOPT(c->easy, CURLOPT_OPENSOCKETDATA, c->h);
 	SETOPT(c->easy, CURLOPT_TIMEOUT_MS, (long)timeout);
 	SETOPT(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout);
 	SETOPT(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(c->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(c->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max);
 	SETOPT(c->easy, CURLOPT_USERAGENT, "smsguard/" SMSGUARD_VERSION);
+fail:
+	return rc;
+}
+
+static int
+call_set_tls_proxy(struct http_call *c, const struct http_request *req)
+{
+	int rc = 0;
+
 	/* Verification is never turned off; these only make that explicit. */
 	SETOPT(c->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(c->easy, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -599,40 +621,66 @@ transport_submit(struct http_transport *t, const struct http_request *req, http_
 		SETOPT(c->easy, CURLOPT_CAINFO, req->ca_file);
 	/* Only the configured proxy: a daemon should not depend on its environment. */
 	SETOPT(c->easy, CURLOPT_PROXY, req->proxy != NULL ? req->proxy : "");
+fail:
+	return rc;
+}
 
-	for (int i = 0; i < req->nheaders; i++) {
-		struct curl_slist *l = curl_slist_append(c->headers, req->headers[i]);
+static int
+call_add_header(struct http_call *c, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(c->headers, line);
 
-		if (l == NULL) {
-			rc = -ENOMEM;
-			goto fail;
-		}
+	if (l != NULL)
 		c->headers = l;
-	}
+	return l != NULL ? 0 : -ENOMEM;
+}
+
+static int
+call_set_headers(struct http_call *c, const struct http_request *req)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < req->nheaders; i++)
+		rc = call_add_header(c, req->headers[i]);
 	/* No "Expect: 100-continue" round trip for our small bodies. */
-	{
-		struct curl_slist *l = curl_slist_append(c->headers, "Expect:");
-
-		if (l == NULL) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		c->headers = l;
-	}
+	if (rc == 0)
+		rc = call_add_header(c, "Expect:");
+	if (rc < 0)
+		goto fail;
 	SETOPT(c->easy, CURLOPT_HTTPHEADER, c->headers);
+fail:
+	return rc;
+}
 
-	if (strcmp(req->method, "GET") == 0) {
+static int
+call_set_body(struct http_call *c, const struct http_request *req)
+{
+	bool get = strcmp(req->method, "GET") == 0;
+	bool post = strcmp(req->method, "POST") == 0;
+	int rc = 0;
+
+	if (get)
 		SETOPT(c->easy, CURLOPT_HTTPGET, 1L);
-	} else {
-		if (strcmp(req->method, "POST") == 0)
-			SETOPT(c->easy, CURLOPT_POST, 1L);
-		else
-			SETOPT(c->easy, CURLOPT_CUSTOMREQUEST, req->method);
-		if (req->body != NULL || strcmp(req->method, "POST") == 0) {
-			SETOPT(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-			SETOPT(c->easy, CURLOPT_COPYPOSTFIELDS, req->body != NULL ? req->body : "");
-		}
+	else if (post)
+		SETOPT(c->easy, CURLOPT_POST, 1L);
+	else
+		SETOPT(c->easy, CURLOPT_CUSTOMREQUEST, req->method);
+	/* A GET sends no body; a POST always does, if only an empty one. */
+	if (!get && (req->body != NULL || post)) {
+		SETOPT(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		SETOPT(c->easy, CURLOPT_COPYPOSTFIELDS, req->body != NULL ? req->body : "");
 	}
+fail:
+	return rc;
+}
+
+/* Into the multi and the list of calls in flight: from here h owns the call. */
+static int
+call_register(struct http_call *c, uint64_t *id)
+{
+	struct http *h = c->h;
+	int rc = 0;
+
 	if (curl_multi_add_handle(h->multi, c->easy) != CURLM_OK) {
 		rc = -ENOMEM;
 		goto fail;
@@ -645,12 +693,40 @@ transport_submit(struct http_transport *t, const struct http_request *req, http_
 	h->ncalls++;
 	if (id != NULL)
 		*id = c->id;
-	return 0;
 fail:
+	return rc;
+}
+
+/* A call that never reached the multi (call_free is for those that did). */
+static void
+call_discard(struct http_call *c)
+{
+	if (c == NULL)
+		return;
 	if (c->easy != NULL)
 		curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->headers);
 	free(c);
+}
+
+static int
+transport_submit(struct http_transport *t, const struct http_request *req, http_done_cb cb,
+    void *arg, uint64_t *id)
+{
+	struct http *h = (struct http *)t;
+	struct http_call *c = NULL;
+	int rc;
+
+	if ((rc = request_check(h, req, cb)) < 0)
+		goto fail;
+	c = call_new(h, req, cb, arg);
+	if ((rc = call_easy_init(c, req)) < 0 || (rc = call_set_tls_proxy(c, req)) < 0 ||
+	    (rc = call_set_headers(c, req)) < 0 || (rc = call_set_body(c, req)) < 0 ||
+	    (rc = call_register(c, id)) < 0)
+		goto fail;
+	return 0;
+fail:
+	call_discard(c);
 	return rc;
 }
 
