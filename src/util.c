@@ -268,3 +268,13 @@ util_random(uint32_t n)
 	rng_state = x;
 	return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32) % n;
 }
+
+int64_t
+util_jitter(int64_t span)
+{
+	if (span <= 0)
+		return 0;
+	if (span > INT32_MAX)
+		span = INT32_MAX;
+	return (int64_t)util_random((uint32_t)(2 * span + 1)) - span;
+}

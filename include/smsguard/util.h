@@ -55,5 +55,12 @@ int util_cloexec_from(int lowfd);
 /* Uniform random in [0, n) from a non-crypto PRNG seeded once at start. */
 uint32_t util_random(uint32_t n);
 void util_random_seed(uint64_t seed);
+/*
+ * Uniform random in [-span, span] (util_random's generator): added to a
+ * delay so that a fleet of daemons spreads out (`ms + util_jitter(ms / 10)`
+ * is ±10 %), or a policy's jitter in [-1000, 1000]. 0 when span <= 0; a span
+ * over INT32_MAX is drawn as INT32_MAX.
+ */
+int64_t util_jitter(int64_t span);
 
 #endif

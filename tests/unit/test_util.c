@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -152,6 +154,55 @@ test_task_states_round_trip_and_unknown_is_kept_apart(void **state)
 	assert_false(task_state_is_active(TASK_MIGRATE_FAIL));
 }
 
+static void
+test_jitter_stays_within_its_span_and_reaches_both_ends(void **state)
+{
+	bool low = false, high = false;
+
+	util_random_seed(42);
+	for (int i = 0; i < 2000; i++) {
+		int64_t j = util_jitter(3);
+
+		assert_true(j >= -3 && j <= 3);
+		low = low || j == -3;
+		high = high || j == 3;
+	}
+	assert_true(low && high);
+}
+
+static void
+test_jitter_of_no_span_is_zero(void **state)
+{
+	assert_int_equal(util_jitter(0), 0);
+	assert_int_equal(util_jitter(-5), 0);
+}
+
+static void
+test_jitter_of_a_huge_span_is_drawn_within_int32(void **state)
+{
+	for (int i = 0; i < 100; i++) {
+		int64_t j = util_jitter(INT64_MAX);
+
+		assert_true(j >= -(int64_t)INT32_MAX && j <= INT32_MAX);
+	}
+}
+
+static void
+test_jitter_spreads_a_delay_by_a_tenth_either_way(void **state)
+{
+	uint64_t ms = 1000, lo = UINT64_MAX, hi = 0;
+
+	util_random_seed(7);
+	for (int i = 0; i < 2000; i++) {
+		uint64_t d = ms + (uint64_t)util_jitter((int64_t)ms / 10);
+
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	assert_true(lo >= 900 && lo < 910);
+	assert_true(hi <= 1100 && hi > 1090);
+}
+
 int
 main(void)
 {
@@ -166,6 +217,10 @@ main(void)
 	    cmocka_unit_test(test_cloexec_from_marks_every_inherited_descriptor),
 	    cmocka_unit_test(test_network_codes_are_exactly_the_documented_eight),
 	    cmocka_unit_test(test_task_states_round_trip_and_unknown_is_kept_apart),
+	    cmocka_unit_test(test_jitter_stays_within_its_span_and_reaches_both_ends),
+	    cmocka_unit_test(test_jitter_of_no_span_is_zero),
+	    cmocka_unit_test(test_jitter_of_a_huge_span_is_drawn_within_int32),
+	    cmocka_unit_test(test_jitter_spreads_a_delay_by_a_tenth_either_way),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
