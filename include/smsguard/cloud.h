@@ -1,17 +1,23 @@
 /*
- * The cloud client (DESIGN.md §5.3): owns the schedule of SMS/SMN API calls.
- * It signs every request, polls the task (at the interval the policy sets
- * with cloud_set_poll_interval, ±10 % jitter), discovers the
- * task when none is configured, and backs off: 429 honours Retry-After, 5xx
- * and transport failures back off exponentially (up to 5 minutes), a 401
- * silences every call for at least 5 minutes. It raises cloud_auth_failed,
- * cloud_unreachable and clock_skew through the observer, and reports a new
- * task snapshot with observer_changed(OBS_TASK), its own state with OBS_CLOUD.
+ * The cloud client (DESIGN.md §5.3): every SMS/SMN call goes through it. It
+ * signs each request (sign.h), sends it through the HTTP transport, sorts
+ * the answer into an enum cloud_result, counts it for the metrics, and keeps
+ * the bookkeeping all calls share: a 401 silences every call for at least 5
+ * minutes (five bad signatures lock the key), a 429's Retry-After holds
+ * every call until then, and each answer's Date is compared with the local
+ * clock. It raises cloud_auth_failed, cloud_unreachable and clock_skew
+ * through the observer, and reports its own state with OBS_CLOUD.
+ *
+ * When to call is decided by its users: the task poller (taskpoll.h) and
+ * discovery (discover.h) send through cloud_send() and report each poll's
+ * outcome to the backoff (cloud_backoff_*), whose failures in a row grow
+ * the exponential backoff of 5xx and transport failures and make the cloud
+ * unreachable.
  *
  * Callbacks of the asynchronous calls fire exactly once when the call
- * returned 0, never when it returned an error, and never after cloud_close().
- * The config and credentials passed in must outlive the client or the next
- * cloud_reconfigure().
+ * returned 0, never when it returned an error, and never after cloud_close()
+ * or cloud_cancel(). The config and credentials passed in must outlive the
+ * client or the next cloud_reconfigure().
  */
 #ifndef SMSGUARD_CLOUD_H
 #define SMSGUARD_CLOUD_H
@@ -95,63 +101,140 @@ typedef void (*cloud_limits_cb)(
  */
 int cloud_new(uv_loop_t *loop, const struct config *cfg, const struct credentials *cr,
     const struct observer *obs, struct http_transport *transport, struct cloud **out, char **cause);
-/* Starts polling (the first poll at once). */
-void cloud_start(struct cloud *c);
 /*
- * A local observation changed: poll now (coalesced, at least 1 s after the last
- * poll), cutting short a transport or 5xx backoff; never inside a 401 silence
- * or a 429's wait.
+ * New config and credentials (after a reload). New credentials lift a 401
+ * silence, which was about the old key. Returns true when the credentials
+ * changed: a poll may succeed now (taskpoll_reconfigure).
  */
-void cloud_poll_now(struct cloud *c);
+bool cloud_reconfigure(struct cloud *c, const struct config *cfg, const struct credentials *cr);
 /*
- * Poll every interval_ms (±10 % jitter) from now on: the policy's number
- * (policy_decision.poll_ms). A shorter interval brings the next poll
- * forward (to one interval after the last poll); 0 goes back to `poll`
- * while the task is active and `poll_idle` otherwise. Backoffs, a 401
- * silence and Retry-After still come first.
+ * Calls in flight are dropped without their callbacks; cb runs once what the
+ * client owns is closed (the transport it made, the old API's poller), at
+ * once when it owns nothing that closes asynchronously.
  */
-void cloud_set_poll_interval(struct cloud *c, uint64_t interval_ms);
-/*
- * New config and credentials (after a reload). When the target (task id,
- * endpoint, project) changed, the old snapshot is dropped and so is the poll
- * in flight, whose answer was about the old target; then it polls at once.
- */
-void cloud_reconfigure(struct cloud *c, const struct config *cfg, const struct credentials *cr);
-/* Callbacks of calls in flight are not called; cb runs once every handle is closed. */
 void cloud_close(struct cloud *c, void (*cb)(void *arg), void *arg);
 
-/* The last snapshot of the task, or NULL until one arrived. */
-const struct sms_task *cloud_task(const struct cloud *c);
-/* The task id in use: configured, discovered, or NULL. */
-const char *cloud_task_id(const struct cloud *c);
-/* Wall-clock ms of the last snapshot (0 = never). */
-int64_t cloud_polled_at_ms(const struct cloud *c);
 enum cloud_state cloud_state(const struct cloud *c);
 /* Requests answered so far, by api and result (for the metrics). */
 uint64_t cloud_requests(const struct cloud *c, enum cloud_api api, enum cloud_result res);
+/*
+ * Fills the status object's "cloud" keys the client knows (state last_ok
+ * errors last_error failures, and silent_until / throttled_until while they
+ * run; DESIGN.md §5.8). Keys already present are replaced. task_obj is for
+ * the old API's poller only (see below); NULL is fine.
+ */
+void cloud_status_json(const struct cloud *c, cJSON *task_obj, cJSON *cloud_obj);
 
-/* POST /v3/tasks/{id}/action {"operation":operation}. -ENOENT without a task, -EACCES/-EAGAIN while silenced. */
-int cloud_task_action(struct cloud *c, const char *operation, cloud_done_cb cb, void *arg);
-/* POST /v3/tasks/{id}/speed-limit with n (0..5) periods. */
-int cloud_set_speed_limits(
-    struct cloud *c, const struct schedule_period *periods, int n, cloud_done_cb cb, void *arg);
-/* GET /v3/tasks/{id}/speed-limit. */
-int cloud_get_speed_limits(struct cloud *c, cloud_limits_cb cb, void *arg);
+/* ----------------------------------------------------------- any call */
+
+/*
+ * parse reads a 2xx answer: it returns 0 (*cause NULL, or the parser's note
+ * of degraded fields, sms.h, which the client logs once), or a negative
+ * errno with *cause saying why, and the call is then a bad response.
+ */
+typedef int (*cloud_parse_cb)(void *arg, const struct http_response *resp, char **cause);
+/* Runs once the answer is counted and the cloud's state and silences are updated. */
+typedef void (*cloud_answer_cb)(void *arg, enum cloud_result res, const struct http_response *resp,
+    const struct sms_error *err);
+
+struct cloud_call {
+	enum cloud_api api;
+	const char *method;   /* "GET", "POST" */
+	const char *path;     /* "/v3/tasks/…" */
+	const char *query;    /* without '?'; NULL = none */
+	const char *body;     /* NULL = none */
+	cloud_parse_cb parse; /* NULL = nothing to read */
+	cloud_answer_cb answer;
+	void *arg;
+};
+
+/*
+ * Sends call to [cloud] endpoint. Returns 0 and the call's id (never 0) in
+ * *id, or -EACCES inside a 401 silence, -EAGAIN inside a Retry-After,
+ * -ESHUTDOWN while closing, or why it could not go out.
+ */
+int cloud_send(struct cloud *c, const struct cloud_call *call, uint64_t *id);
+/* Drops a call in flight: its callbacks are not called. Unknown ids are ignored. */
+void cloud_cancel(struct cloud *c, uint64_t id);
+/* What status shows as the last error, for an outcome no answer tells (no task found). */
+void cloud_note_error(struct cloud *c, const char *msg);
+
+/* ------------------------------------------------------------ backoff */
+
+/* 0 when a call may go out now, else as cloud_send() would refuse it. */
+int cloud_call_allowed(const struct cloud *c);
+/* The uv_now() time until which no call may go out: a 401 silence or a Retry-After (0: none). */
+uint64_t cloud_quiet_until(const struct cloud *c);
+/*
+ * The cloud asked us to wait and no local change cuts that short: a 401
+ * silence, a Retry-After, or the backoff after a poll answered 429.
+ */
+bool cloud_must_wait(const struct cloud *c);
+/*
+ * A poll's outcome (the task poller's and discovery's calls; actions have
+ * callers with budgets of their own): a success ends the failures in a row,
+ * a failure adds one, and a failure of the path (5xx, transport, bad answer)
+ * makes the cloud unreachable, raising cloud_unreachable after 3 in a row
+ * over a minute.
+ */
+void cloud_backoff_ok(struct cloud *c);
+void cloud_backoff_failed(struct cloud *c, enum cloud_result res);
+/* Forgets the failures in a row (a new target: they were about the old one). */
+void cloud_backoff_reset(struct cloud *c);
+/* Polls failed in a row. */
+int cloud_failures(const struct cloud *c);
+/*
+ * How long to wait after the last failed poll: after a 429, its Retry-After
+ * (resp, may be NULL) plus 0..10 %; else exponential, from `poll` held to
+ * 0.5..5 s, doubling with each failure up to CLOUD_BACKOFF_MAX_MS, ±10 %.
+ */
+uint64_t cloud_backoff_ms(const struct cloud *c, const struct http_response *resp);
+
+/* -------------------------------------------------------- task calls */
+
+/*
+ * POST /v3/tasks/{task_id}/action {"operation":operation}. -ENOENT without a
+ * task id, -EACCES/-EAGAIN while silenced. The caller polls the task after.
+ */
+int cloud_action(
+    struct cloud *c, const char *task_id, const char *operation, cloud_done_cb cb, void *arg);
+/* POST /v3/tasks/{task_id}/speed-limit with n (0..5) periods. */
+int cloud_update_speed_limits(struct cloud *c, const char *task_id,
+    const struct schedule_period *periods, int n, cloud_done_cb cb, void *arg);
+/* GET /v3/tasks/{task_id}/speed-limit. */
+int cloud_show_speed_limits(struct cloud *c, const char *task_id, cloud_limits_cb cb, void *arg);
 /* SMN publish to cfg->smn_topic (endpoint cfg->smn_endpoint or https://smn.<region>.myhuaweicloud.com). */
 int cloud_smn_publish(
     struct cloud *c, const char *subject, const char *message, cloud_done_cb cb, void *arg);
 
-/*
- * Fills the status object's "task" (id name state type os_type error_code
- * error_message progress subtask migrate_speed_mbps remain_seconds polled_at)
- * and "cloud" (state last_ok next_poll errors last_error) objects (DESIGN.md §5.8).
- * Keys already present are replaced.
- */
-void cloud_status_json(const struct cloud *c, cJSON *task_obj, cJSON *cloud_obj);
+/* ------------------------------------------------------------ old API */
 
-/* What survives a restart: {"task_id": discovered id}. A new object. */
-cJSON *cloud_state_json(const struct cloud *c);
-/* Takes back a discovered task id (only when none is configured). */
-void cloud_restore(struct cloud *c, const cJSON *state);
+/*
+ * The calls of the days when the client polled the task itself, kept until
+ * daemon.c and recovery.c own a task poller (taskpoll.h): they drive one the
+ * client makes on first use, and closes, reconfigures and shows in status
+ * with itself (cloud-compat.c). Each names its replacement.
+ */
+struct taskpoll;
+/* The old API's poller, made on first use (NULL if it could not be made). */
+struct taskpoll *cloud_poller(struct cloud *c);
+/* The same, or NULL when none was made yet. */
+const struct taskpoll *cloud_poller_peek(const struct cloud *c);
+
+void cloud_start(struct cloud *c);                                   /* taskpoll_start */
+void cloud_poll_now(struct cloud *c);                                /* taskpoll_poll_now */
+void cloud_set_poll_interval(struct cloud *c, uint64_t interval_ms); /* taskpoll_set_interval */
+const struct sms_task *cloud_task(const struct cloud *c);            /* taskpoll_task */
+const char *cloud_task_id(const struct cloud *c);                    /* taskpoll_task_id */
+int64_t cloud_polled_at_ms(const struct cloud *c);                   /* taskpoll_polled_at_ms */
+cJSON *cloud_state_json(const struct cloud *c);                      /* taskpoll_state_json */
+void cloud_restore(struct cloud *c, const cJSON *state);             /* taskpoll_restore */
+/* cloud_action on the poller's task. */
+int cloud_task_action(struct cloud *c, const char *operation, cloud_done_cb cb, void *arg);
+/* cloud_update_speed_limits on the poller's task. */
+int cloud_set_speed_limits(
+    struct cloud *c, const struct schedule_period *periods, int n, cloud_done_cb cb, void *arg);
+/* cloud_show_speed_limits on the poller's task. */
+int cloud_get_speed_limits(struct cloud *c, cloud_limits_cb cb, void *arg);
 
 #endif

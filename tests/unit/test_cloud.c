@@ -1,8 +1,9 @@
 /*
- * The cloud client's poll schedule on a real loop with a fake transport:
- * it polls at the interval the policy sets (cloud_set_poll_interval), not
- * only at `poll` or `poll_idle`. Intervals are scaled down (a "fast" 150 ms
- * against a `poll_idle` of a minute), so each check has a wide margin.
+ * The cloud client's old API on a real loop with a fake transport
+ * (fake_transport.h): its poller polls at the interval the policy sets
+ * (cloud_set_poll_interval), not only at `poll` or `poll_idle`. Intervals
+ * are scaled down (a "fast" 150 ms against a `poll_idle` of a minute), so
+ * each check has a wide margin.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,20 +21,7 @@
 #include "smsguard/config.h"
 #include "smsguard/util.h"
 
-#define MAX_SEEN 64
-
-/* A transport that answers every request on a later loop turn with the task in `state`. */
-struct fake {
-	struct http_transport t;
-	uv_loop_t *loop;
-	uv_timer_t answer;
-	const char *state;
-	int pending; /* requests waiting for an answer */
-	http_done_cb cb[4];
-	void *arg[4];
-	int nseen;
-	uint64_t seen_ms[MAX_SEEN]; /* uv_now() of each ShowTask */
-};
+#include "fake_transport.h"
 
 struct fixture {
 	uv_loop_t loop;
@@ -48,65 +36,6 @@ struct fixture {
 
 static char ak[] = "AKTESTAKTESTAKTEST00";
 static char sk[] = "sktestsktestsktestsktestsktestsktest0000";
-
-static void
-fake_answer_cb(uv_timer_t *t)
-{
-	struct fake *f = t->data;
-	char body[512];
-	struct http_response resp;
-
-	snprintf(body, sizeof(body),
-	    "{\"id\":\"task-1\",\"name\":\"t\",\"state\":\"%s\",\"type\":\"MIGRATE_FILE\","
-	    "\"os_type\":\"LINUX\",\"error_json\":\"\",\"start_date\":1598435784000}",
-	    f->state);
-	while (f->pending > 0) {
-		int i = --f->pending;
-
-		memset(&resp, 0, sizeof(resp));
-		resp.result = HTTP_OK;
-		resp.status = 200;
-		resp.body = body;
-		resp.body_len = strlen(body);
-		resp.date_s = -1;
-		resp.retry_after_s = -1;
-		f->cb[i](f->arg[i], &resp);
-	}
-}
-
-static int
-fake_submit(struct http_transport *t, const struct http_request *req, http_done_cb cb, void *arg,
-    uint64_t *id)
-{
-	struct fake *f = container_of(t, struct fake, t);
-
-	if (f->pending >= 4)
-		return -EAGAIN;
-	if (strstr(req->url, "/v3/tasks/task-1") != NULL && f->nseen < MAX_SEEN)
-		f->seen_ms[f->nseen++] = uv_now(f->loop);
-	f->cb[f->pending] = cb;
-	f->arg[f->pending] = arg;
-	f->pending++;
-	*id = (uint64_t)f->pending;
-	/* Never call back from inside submit. */
-	uv_timer_start(&f->answer, fake_answer_cb, 1, 0);
-	return 0;
-}
-
-static void
-fake_cancel(struct http_transport *t, uint64_t id)
-{
-	struct fake *f = container_of(t, struct fake, t);
-
-	f->pending = 0;
-}
-
-static void
-fake_close(struct http_transport *t, void (*cb)(void *), void *arg)
-{
-	if (cb != NULL)
-		cb(arg);
-}
 
 static void
 on_changed(void *arg, enum obs_source src)
@@ -154,15 +83,10 @@ setup(void **state)
 	fx->cfg->poll_idle_ms = 60000;
 	fx->cr.ak = ak;
 	fx->cr.sk = sk;
-	fx->fake.t.submit = fake_submit;
-	fx->fake.t.cancel = fake_cancel;
-	fx->fake.t.close = fake_close;
-	fx->fake.loop = &fx->loop;
+	fake_init(&fx->fake, &fx->loop);
 	fx->fake.state = "MIGRATE_FAIL";
-	uv_timer_init(&fx->loop, &fx->fake.answer);
 	uv_timer_init(&fx->loop, &fx->tick);
 	uv_timer_start(&fx->tick, tick_cb, 50, 50);
-	fx->fake.answer.data = &fx->fake;
 	assert_int_equal(
 	    cloud_new(&fx->loop, fx->cfg, &fx->cr, &obs, &fx->fake.t, &fx->c, NULL), 0);
 	*state = fx;
@@ -175,7 +99,7 @@ teardown(void **state)
 	struct fixture *fx = *state;
 
 	cloud_close(fx->c, on_closed, fx);
-	uv_close((uv_handle_t *)&fx->fake.answer, answer_closed);
+	uv_close((uv_handle_t *)&fx->fake.timer, answer_closed);
 	uv_close((uv_handle_t *)&fx->tick, answer_closed);
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	assert_true(fx->closed);
