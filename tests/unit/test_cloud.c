@@ -1,9 +1,10 @@
 /*
- * The cloud client's old API on a real loop with a fake transport
- * (fake_transport.h): its poller polls at the interval the policy sets
- * (cloud_set_poll_interval), not only at `poll` or `poll_idle`. Intervals
- * are scaled down (a "fast" 150 ms against a `poll_idle` of a minute), so
- * each check has a wide margin.
+ * The cloud client on a real loop with a fake transport (fake_transport.h):
+ * how its calls are answered, the silences every call obeys, and the
+ * backoff its users report to. The first tests drive the old API, whose
+ * poller polls at the interval the policy sets (cloud_set_poll_interval),
+ * not only at `poll` or `poll_idle`; intervals are scaled down (a "fast"
+ * 150 ms against a `poll_idle` of a minute), so each check has a wide margin.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -31,11 +32,39 @@ struct fixture {
 	struct cloud *c;
 	uv_timer_t tick; /* wakes the loop, so waits can give up on time */
 	int snapshots;
+	int events[EV_TYPE_COUNT];
+	int cloud_changes;
 	bool closed;
+	/* The route: every answer has this status, Retry-After and Date. */
+	long status;
+	int64_t retry_after_s;
+	int64_t date_s;
+	/* What a call's callback said. */
+	int answers;
+	int rc;
+	int nperiods;
 };
 
 static char ak[] = "AKTESTAKTESTAKTEST00";
 static char sk[] = "sktestsktestsktestsktestsktestsktest0000";
+static char ak2[] = "AKOTHERAKOTHERAKOTH0";
+
+static void
+route(struct fake *f, const char *url, struct fake_answer *a)
+{
+	struct fixture *fx = f->route_arg;
+
+	fake_default_route(f, url, a);
+	if (strstr(url, "/speed-limit") != NULL || strstr(url, "/action") != NULL) {
+		a->status = 200;
+		snprintf(a->body, sizeof(a->body),
+		    "{\"speed_limit\":[{\"start\":\"08:00\",\"end\":\"18:00\",\"speed\":50}]}");
+	}
+	if (fx->status != 0)
+		a->status = fx->status;
+	a->retry_after_s = fx->retry_after_s;
+	a->date_s = fx->date_s;
+}
 
 static void
 on_changed(void *arg, enum obs_source src)
@@ -44,11 +73,16 @@ on_changed(void *arg, enum obs_source src)
 
 	if (src == OBS_TASK)
 		fx->snapshots++;
+	if (src == OBS_CLOUD)
+		fx->cloud_changes++;
 }
 
 static void
 on_event(void *arg, enum event_type type, cJSON *details, const char *message)
 {
+	struct fixture *fx = arg;
+
+	fx->events[type]++;
 	cJSON_Delete(details);
 }
 
@@ -83,7 +117,11 @@ setup(void **state)
 	fx->cfg->poll_idle_ms = 60000;
 	fx->cr.ak = ak;
 	fx->cr.sk = sk;
+	fx->retry_after_s = -1;
+	fx->date_s = -1;
 	fake_init(&fx->fake, &fx->loop);
+	fx->fake.route = route;
+	fx->fake.route_arg = fx;
 	fx->fake.state = "MIGRATE_FAIL";
 	uv_timer_init(&fx->loop, &fx->tick);
 	uv_timer_start(&fx->tick, tick_cb, 50, 50);
@@ -184,9 +222,240 @@ test_zero_goes_back_to_the_task_states_interval(void **state)
 	cJSON_Delete(cl);
 }
 
+/* ------------------------------------------------------------ the client */
+
+static void
+on_done(void *arg, int rc, const struct sms_error *err)
+{
+	struct fixture *fx = arg;
+
+	fx->answers++;
+	fx->rc = rc;
+}
+
+static void
+on_limits(
+    void *arg, int rc, const struct sms_error *err, const struct schedule_period *periods, int n)
+{
+	struct fixture *fx = arg;
+
+	fx->answers++;
+	fx->rc = rc;
+	fx->nperiods = n;
+}
+
+static void
+on_answer(
+    void *arg, enum cloud_result res, const struct http_response *resp, const struct sms_error *err)
+{
+	((struct fixture *)arg)->answers++;
+}
+
+/* Runs the loop until n calls were answered (or 5 s passed). */
+static void
+run_until_answers(struct fixture *fx, int n)
+{
+	uint64_t start;
+
+	uv_update_time(&fx->loop);
+	start = uv_now(&fx->loop);
+	while (fx->answers < n && uv_now(&fx->loop) - start < 5000)
+		uv_run(&fx->loop, UV_RUN_ONCE);
+	assert_int_equal(fx->answers, n);
+}
+
+/* One action on task-1, run until answered; returns its rc. */
+static int
+act(struct fixture *fx)
+{
+	int before = fx->answers;
+
+	assert_int_equal(cloud_action(fx->c, "task-1", "start", on_done, fx), 0);
+	run_until_answers(fx, before + 1);
+	return fx->rc;
+}
+
+static void
+test_an_action_is_signed_sent_and_answered(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(act(fx), 0);
+	assert_non_null(strstr(fx->fake.seen_url[0], "/v3/tasks/task-1/action"));
+	assert_non_null(strstr(fx->fake.last_auth,
+	    "SDK-HMAC-SHA256 Access="
+	    "AKTESTAKTESTAKTEST00"));
+	assert_int_equal(cloud_requests(fx->c, CLOUD_API_TASK_ACTION, CLOUD_RES_OK), 1);
+	assert_int_equal(cloud_state(fx->c), CLOUD_OK);
+}
+
+static void
+test_an_action_without_a_task_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(cloud_action(fx->c, NULL, "start", on_done, fx), -ENOENT);
+	assert_int_equal(fx->fake.nseen, 0);
+}
+
+static void
+test_a_404_answers_with_enoent_and_is_counted_a_client_error(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->status = 404;
+	assert_int_equal(act(fx), -ENOENT);
+	assert_int_equal(cloud_requests(fx->c, CLOUD_API_TASK_ACTION, CLOUD_RES_CLIENT_ERROR), 1);
+}
+
+static void
+test_a_401_silences_every_call_for_five_minutes(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->status = 401;
+	assert_int_equal(act(fx), -EACCES);
+	assert_int_equal(fx->events[EV_CLOUD_AUTH_FAILED], 1);
+	assert_int_equal(cloud_state(fx->c), CLOUD_AUTH_FAILED);
+	assert_int_equal(cloud_action(fx->c, "task-1", "start", on_done, fx), -EACCES);
+	assert_true(cloud_quiet_until(fx->c) >= uv_now(&fx->loop) + CLOUD_AUTH_SILENCE_MS);
+	assert_true(cloud_must_wait(fx->c));
+	assert_int_equal(fx->fake.nseen, 1);
+}
+
+static void
+test_new_credentials_lift_a_401_silence(void **state)
+{
+	struct fixture *fx = *state;
+	struct credentials cr2 = {.ak = ak2, .sk = sk};
+
+	fx->status = 401;
+	act(fx);
+	assert_true(cloud_reconfigure(fx->c, fx->cfg, &cr2));
+	assert_int_equal(cloud_call_allowed(fx->c), 0);
+}
+
+static void
+test_the_same_credentials_keep_a_401_silence(void **state)
+{
+	struct fixture *fx = *state;
+	struct credentials same = {.ak = ak, .sk = sk};
+
+	fx->status = 401;
+	act(fx);
+	assert_false(cloud_reconfigure(fx->c, fx->cfg, &same));
+	assert_int_equal(cloud_call_allowed(fx->c), -EACCES);
+}
+
+static void
+test_a_retry_after_holds_every_call_until_it_ends(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->status = 429;
+	fx->retry_after_s = 2;
+	assert_int_equal(act(fx), -EAGAIN);
+	assert_int_equal(cloud_state(fx->c), CLOUD_THROTTLED);
+	assert_int_equal(cloud_action(fx->c, "task-1", "start", on_done, fx), -EAGAIN);
+	assert_true(cloud_quiet_until(fx->c) >= uv_now(&fx->loop) + 1900);
+	assert_true(cloud_quiet_until(fx->c) <= uv_now(&fx->loop) + 2000);
+}
+
+static void
+test_a_server_clock_five_minutes_off_raises_clock_skew_once(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->date_s = util_wall_ms() / 1000 + 600;
+	act(fx);
+	act(fx);
+	assert_int_equal(fx->events[EV_CLOCK_SKEW], 1);
+	assert_int_equal(cloud_state(fx->c), CLOUD_OK);
+}
+
+static void
+test_the_speed_limits_read_come_back_to_their_caller(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(cloud_show_speed_limits(fx->c, "task-1", on_limits, fx), 0);
+	run_until_answers(fx, 1);
+	assert_int_equal(fx->rc, 0);
+	assert_int_equal(fx->nperiods, 1);
+}
+
+static void
+test_a_cancelled_call_is_never_answered(void **state)
+{
+	struct fixture *fx = *state;
+	struct cloud_call call = {.api = CLOUD_API_SHOW_TASK,
+	    .method = "GET",
+	    .path = "/v3/tasks/task-1",
+	    .answer = on_answer,
+	    .arg = fx};
+	uint64_t id = 0, start;
+
+	fx->fake.hold = true;
+	assert_int_equal(cloud_send(fx->c, &call, &id), 0);
+	assert_true(id != 0);
+	cloud_cancel(fx->c, id);
+	assert_int_equal(fx->fake.ncancelled, 1);
+	fake_release(&fx->fake);
+	uv_update_time(&fx->loop);
+	start = uv_now(&fx->loop);
+	while (uv_now(&fx->loop) - start < 200)
+		uv_run(&fx->loop, UV_RUN_ONCE);
+	assert_int_equal(fx->answers, 0);
+}
+
+/* -------------------------------------------------------------- backoff */
+
+static void
+test_the_backoff_doubles_with_each_failed_poll(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t d;
+
+	fx->cfg->poll_ms = 1000;
+	cloud_backoff_failed(fx->c, CLOUD_RES_SERVER_ERROR);
+	d = cloud_backoff_ms(fx->c, NULL);
+	assert_true(d >= 900 && d <= 1100);
+	cloud_backoff_failed(fx->c, CLOUD_RES_SERVER_ERROR);
+	cloud_backoff_failed(fx->c, CLOUD_RES_SERVER_ERROR);
+	d = cloud_backoff_ms(fx->c, NULL);
+	assert_true(d >= 3600 && d <= 4400);
+	for (int i = 0; i < 30; i++)
+		cloud_backoff_failed(fx->c, CLOUD_RES_SERVER_ERROR);
+	assert_true(cloud_backoff_ms(fx->c, NULL) <= CLOUD_BACKOFF_MAX_MS * 11 / 10);
+}
+
+static void
+test_a_failed_poll_of_the_path_makes_the_cloud_unreachable(void **state)
+{
+	struct fixture *fx = *state;
+
+	cloud_backoff_failed(fx->c, CLOUD_RES_TIMEOUT);
+	assert_int_equal(cloud_state(fx->c), CLOUD_UNREACHABLE);
+	assert_int_equal(cloud_failures(fx->c), 1);
+	assert_false(cloud_must_wait(fx->c)); /* our guess: a local change may cut it short */
+	cloud_backoff_ok(fx->c);
+	assert_int_equal(cloud_failures(fx->c), 0);
+}
+
+static void
+test_a_poll_answered_429_must_be_waited_out(void **state)
+{
+	struct fixture *fx = *state;
+
+	cloud_backoff_failed(fx->c, CLOUD_RES_THROTTLED);
+	assert_true(cloud_must_wait(fx->c));
+	assert_int_equal(cloud_state(fx->c), CLOUD_UNKNOWN); /* the 429's answer says throttled */
+}
+
 int
 main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 	        test_polls_at_the_interval_the_policy_sets, setup, teardown),
@@ -194,7 +463,21 @@ main(void)
 	        test_a_shorter_interval_brings_the_scheduled_poll_forward, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_zero_goes_back_to_the_task_states_interval, setup, teardown),
+	    T(test_an_action_is_signed_sent_and_answered),
+	    T(test_an_action_without_a_task_is_refused),
+	    T(test_a_404_answers_with_enoent_and_is_counted_a_client_error),
+	    T(test_a_401_silences_every_call_for_five_minutes),
+	    T(test_new_credentials_lift_a_401_silence),
+	    T(test_the_same_credentials_keep_a_401_silence),
+	    T(test_a_retry_after_holds_every_call_until_it_ends),
+	    T(test_a_server_clock_five_minutes_off_raises_clock_skew_once),
+	    T(test_the_speed_limits_read_come_back_to_their_caller),
+	    T(test_a_cancelled_call_is_never_answered),
+	    T(test_the_backoff_doubles_with_each_failed_poll),
+	    T(test_a_failed_poll_of_the_path_makes_the_cloud_unreachable),
+	    T(test_a_poll_answered_429_must_be_waited_out),
 	};
+#undef T
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
