@@ -1,20 +1,19 @@
 /*
  * SMS-Agent watch and restart. Ownership (STYLE.md habit 5): the agent owns
- * its scan timer; a pidwatch (uv_poll_t on a pidfd) and a restart (process,
- * three pipes, a timer) are allocated per use and free themselves in their
- * last close callback; `live` counts the agent's timer plus every such
- * object, and the agent is freed when it reaches 0 after agent_close().
+ * its scan and appear timers; a pidwatch (uv_poll_t on a pidfd) and a
+ * restart (a runner, runner.h, which owns its own handles) are allocated per
+ * use and free themselves from their close callbacks; `live` counts the
+ * agent's timers plus every such object, and the agent is freed when it
+ * reaches 0 after agent_close(). Which process is the agent is
+ * agent_proc.c's; the home and g-property.cfg are agent_home.c's.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "smsguard-build.h"
@@ -24,18 +23,14 @@
 
 #define LOG_TAG "agent"
 #include "smsguard/agent.h"
+#include "smsguard/agent_proc.h"
 #include "smsguard/log.h"
+#include "smsguard/runner.h"
 #include "smsguard/util.h"
 
-#define COMM_MAX 15      /* the kernel keeps 15 characters of a process name */
-#define CMDLINE_MAX 4096 /* enough for the arguments we look at */
-#define SCAN_MAX_MATCHES 64
-#define HOME_WALK_MAX 32     /* directory levels walked up looking for a home */
-#define OUTPUT_LINE_MAX 1024 /* longer lines of the restart command are cut */
-#define APPEAR_POLL_MS 100   /* rescans while waiting for the restarted agent */
+#define APPEAR_POLL_MS 100 /* rescans while waiting for the restarted agent */
 #define APPEAR_MIN_WAIT_MS 5000
-#define GPROP_REREAD_MS 10000
-#define REFUSED_MEMO 8 /* refused processes and homes remembered to log each once */
+#define RESTART_DEFAULT_TIMEOUT_MS 120000
 
 struct pidwatch {
 	struct agent *ag;
@@ -43,34 +38,16 @@ struct pidwatch {
 	int fd;
 };
 
-struct linebuf {
-	char buf[OUTPUT_LINE_MAX];
-	size_t len;
-	bool overlong;
-};
-
+/*
+ * One run of the restart command. After it finished, its runner may still
+ * drain output pipes that the started agent holds (no SIGPIPE to it): it
+ * then waits in `released` until they close or agent_close().
+ */
 struct restart {
 	struct agent *ag; /* always set: the agent counts this restart in `live` */
-	bool detached;    /* the agent closed: no callback, no reporting */
-	uv_process_t proc;
-	uv_pipe_t in, out, err;
-	uv_timer_t timer;
-	uv_write_t wreq;
-	char *answers; /* secret: wiped and freed when written */
-	size_t answers_len;
-	char *secrets[3]; /* copies of ak, sk, token to mask in the output */
-	struct linebuf lout, lerr;
-	char rbuf[4096];
-	int refs; /* handles not yet closed */
-	pid_t pid;
-	bool exited, timed_out, finished;
-	bool draining; /* finished, but the output pipes are still held open by someone */
-	LIST_ENTRY(restart) drain_entry;
-	int64_t exit_status;
-	int term_signal;
-	uint64_t appear_deadline;
-	void (*cb)(void *, int);
-	void *arg;
+	struct runner *run;
+	bool released;
+	LIST_ENTRY(restart) entry;
 };
 
 struct agent {
@@ -80,6 +57,7 @@ struct agent {
 	struct observer obs;
 
 	uv_timer_t scan;
+	uv_timer_t appear; /* rescans after the restart command exited, until the agent appears */
 	int live;
 	bool closing;
 	void (*close_cb)(void *);
@@ -92,23 +70,16 @@ struct agent {
 	struct pidwatch *pw;
 	bool pidfd_missing; /* the kernel said ENOSYS: scan instead */
 
-	char *home_found; /* from the process or remembered, resolved; NULL = unknown */
-	bool home_from_process;
-	char *home_cfg; /* `[agent] home` resolved, when it passed home_trusted(); else NULL */
+	struct agent_home *home;
 
-	/* Refusals already logged, so a scan every interval does not repeat them. */
-	pid_t refused_pids[REFUSED_MEMO];
-	unsigned refused_pid_next;
-	char *refused_homes[REFUSED_MEMO];
-	unsigned refused_home_next;
+	struct agent_proc_refusals refused; /* so a scan every interval does not repeat them */
 
-	struct gprop gprop;
-	int gprop_rc;
-	bool gprop_read;
-	uint64_t gprop_read_ms;
-
-	struct restart *rs;
-	LIST_HEAD(, restart) draining; /* finished restarts whose output is still open */
+	struct restart *rs; /* the restart under way */
+	void (*restart_cb)(void *, int);
+	void *restart_arg;
+	uint64_t appear_deadline;
+	int64_t exit_status;           /* of the restart command under way */
+	LIST_HEAD(, restart) released; /* finished restarts whose output is still open */
 	unsigned restarts;
 	bool have_last;
 	int64_t last_time_ms;
@@ -117,7 +88,6 @@ struct agent {
 };
 
 static void agent_rescan(struct agent *ag);
-static void refused_forget(struct agent *ag);
 
 /* -- small helpers -------------------------------------------------------------------------- */
 
@@ -128,9 +98,7 @@ agent_unref(struct agent *ag)
 		return;
 	if (ag->close_cb != NULL)
 		ag->close_cb(ag->close_arg);
-	free(ag->home_found);
-	free(ag->home_cfg);
-	refused_forget(ag);
+	agent_home_free(ag->home);
 	free(ag);
 }
 
@@ -140,35 +108,10 @@ scan_close_cb(uv_handle_t *h)
 	agent_unref(container_of((uv_timer_t *)h, struct agent, scan));
 }
 
-/* Reads at most size - 1 bytes of a small (proc) file, NUL-terminated; -1 on error. */
-static ssize_t
-read_small(const char *path, char *buf, size_t size)
+static void
+appear_close_cb(uv_handle_t *h)
 {
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd == -1)
-		return -1;
-	while (len < size - 1) {
-		ssize_t r = read(fd, buf + len, size - 1 - len);
-
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return (ssize_t)len;
-}
-
-static const char *
-base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-
-	return s != NULL ? s + 1 : p;
+	agent_unref(container_of((uv_timer_t *)h, struct agent, appear));
 }
 
 const char *
@@ -184,611 +127,30 @@ agent_state_name(enum agent_state st)
 	}
 }
 
-/* -- trust ---------------------------------------------------------------------------------- */
-
-/*
- * smsguard runs as root and runs <home>/startup.sh with the AK/SK on its
- * stdin, so whoever can change what that path names gets root and the
- * credentials. Two rules follow.
- *
- * A process is the agent only when its real uid is our effective uid (root
- * in production): anyone can name a process `linuxmain`.
- *
- * A home (found from the process, configured or remembered) is taken only
- * when nobody but root or our own user can change what it names:
- *  - the path is resolved first (realpath), so no symlink is left that could
- *    be pointed elsewhere, and the resolved path is the one used;
- *  - the home and every directory above it up to / is owned by root or by
- *    our effective uid;
- *  - the home is writable by nobody else: no group or other write bit (with
- *    POSIX ACLs the group bits are the mask, so a named entry granting write
- *    shows there too), sticky or not;
- *  - an ancestor may be group/other-writable only when it is sticky, like
- *    /tmp: others may add entries there but cannot rename or remove one they
- *    do not own, and the entry below it is ours (the rule above);
- *  - startup.sh, and a restart program that lives in the home, is a regular
- *    file (lstat: a symlink is refused), owned by root or us, and writable by
- *    nobody else; so is every directory between the home and that program.
- * What such a path names can then be changed only by root or by us, so the
- * check cannot be raced by anyone else; it is still repeated right before
- * every spawn, since the modes may have changed since the home was taken.
- */
-
-static bool
-uid_trusted(uid_t uid)
-{
-	return uid == 0 || uid == geteuid();
-}
-
-/* The real uid of pid, from the `Uid:` line of /proc/PID/status. */
-static int
-proc_real_uid(pid_t pid, uid_t *uid)
-{
-	char path[64], buf[4096];
-	const char *p;
-	unsigned long v;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
-		return -ENOENT;
-	p = strstr(buf, "\nUid:");
-	if (p == NULL || sscanf(p + 5, "%lu", &v) != 1)
-		return -EINVAL;
-	*uid = (uid_t)v;
-	return 0;
-}
-
 bool
 agent_process_trusted(pid_t pid)
 {
-	uid_t uid;
-
-	return proc_real_uid(pid, &uid) == 0 && uid == geteuid();
-}
-
-/* The reason a path failed a check, the path escaped for the log. */
-static char *
-trust_cause(const char *path, const char *what)
-{
-	char esc[PATH_MAX];
-
-	return xasprintf("%s %s", log_escape(path, -1, esc, sizeof(esc)), what);
-}
-
-static char *
-trust_cause_owner(const char *path, uid_t uid)
-{
-	char esc[PATH_MAX];
-
-	return xasprintf("%s is owned by uid %lu, not by root or smsguard's uid %lu",
-	    log_escape(path, -1, esc, sizeof(esc)), (unsigned long)uid, (unsigned long)geteuid());
-}
-
-/*
- * Checks dir (absolute, already resolved) and each directory above it up to /
- * by the rule above: the directory itself strictly, an ancestor may be
- * group/other-writable when sticky.
- */
-static int
-dir_chain_trusted(const char *dir, char **cause)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (dir[0] != '/' || util_strlcpy(path, dir, sizeof(path)) >= sizeof(path)) {
-		*cause = trust_cause(dir, "is not an absolute path");
-		return -EINVAL;
-	}
-	for (bool leaf = true;; leaf = false) {
-		char *slash;
-
-		if (lstat(path, &st) != 0) {
-			int rc = -errno;
-
-			*cause = trust_cause(path, strerror(errno));
-			return rc;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			*cause = trust_cause(path, "is not a directory");
-			return -EPERM;
-		}
-		if (!uid_trusted(st.st_uid)) {
-			*cause = trust_cause_owner(path, st.st_uid);
-			return -EPERM;
-		}
-		if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
-		    (leaf || (st.st_mode & S_ISVTX) == 0)) {
-			*cause = trust_cause(path,
-			    leaf ? "is writable by group or others"
-			         : "is writable by group or others and not sticky");
-			return -EPERM;
-		}
-		if (strcmp(path, "/") == 0)
-			return 0;
-		slash = strrchr(path, '/');
-		if (slash == path)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	}
-}
-
-/* A file that will be run: regular, no symlink, ours, writable by nobody else. */
-static int
-file_trusted(const char *path, char **cause)
-{
-	struct stat st;
-
-	if (lstat(path, &st) != 0) {
-		int rc = -errno;
-
-		*cause = trust_cause(path, strerror(errno));
-		return rc;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		*cause = trust_cause(path, "is a symbolic link");
-		return -EPERM;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*cause = trust_cause(path, "is not a regular file");
-		return -EPERM;
-	}
-	if (!uid_trusted(st.st_uid)) {
-		*cause = trust_cause_owner(path, st.st_uid);
-		return -EPERM;
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		*cause = trust_cause(path, "is writable by group or others");
-		return -EPERM;
-	}
-	return 0;
-}
-
-/*
- * Resolves home and checks it by the rule above; *real is then the resolved
- * path (the caller frees it). A missing startup.sh passes (a configured
- * restart command may not need one; running a missing one fails anyway).
- */
-static int
-home_trusted(const char *home, char **real, char **cause)
-{
-	char startup[PATH_MAX + 16], *r;
-	struct stat st;
-	int rc;
-
-	*real = NULL;
-	r = realpath(home, NULL);
-	if (r == NULL) {
-		rc = -errno;
-		*cause = trust_cause(home, strerror(errno));
-		return rc;
-	}
-	if ((rc = dir_chain_trusted(r, cause)) != 0)
-		goto fail;
-	snprintf(startup, sizeof(startup), "%s/startup.sh", r);
-	if ((lstat(startup, &st) == 0 || errno != ENOENT) &&
-	    (rc = file_trusted(startup, cause)) != 0)
-		goto fail;
-	*real = r;
-	return 0;
-fail:
-	free(r);
-	return rc;
-}
-
-int
-agent_home_trusted(const char *home, char **cause)
-{
-	char *real = NULL, *why = NULL;
-	int rc = home_trusted(home, &real, &why);
-
-	free(real);
-	if (cause != NULL)
-		*cause = why;
-	else
-		free(why);
-	return rc;
-}
-
-/*
- * A restart program in the home (real, resolved) is checked like startup.sh,
- * with the directories between. A bare name is looked up in the fixed PATH
- * and one elsewhere is the admin's choice; one whose directory does not
- * resolve does not exist, and running it fails.
- */
-static int
-program_trusted(const char *real, const char *prog, char **cause)
-{
-	char full[PATH_MAX], *slash, *dir;
-	size_t hl = strlen(real);
-	int rc = 0;
-
-	if (strchr(prog, '/') == NULL)
-		return 0;
-	if (prog[0] == '/'
-	        ? util_strlcpy(full, prog, sizeof(full)) >= sizeof(full)
-	        : snprintf(full, sizeof(full), "%s/%s", real, prog) >= (int)sizeof(full)) {
-		*cause = trust_cause(prog, "is too long");
-		return -ENAMETOOLONG;
-	}
-	slash = strrchr(full, '/');
-	*slash = '\0';
-	dir = realpath(full[0] != '\0' ? full : "/", NULL);
-	*slash = '/';
-	if (dir == NULL)
-		return 0;
-	if (strncmp(dir, real, hl) == 0 && (dir[hl] == '\0' || dir[hl] == '/')) {
-		char file[PATH_MAX * 2];
-
-		snprintf(file, sizeof(file), "%s/%s", dir, slash + 1);
-		if ((rc = dir_chain_trusted(dir, cause)) == 0)
-			rc = file_trusted(file, cause);
-	}
-	free(dir);
-	return rc;
-}
-
-/* Logs a refused process once (a scan every interval would repeat it). */
-static void
-refused_process(struct agent *ag, pid_t pid)
-{
-	uid_t uid = (uid_t)-1;
-
-	for (size_t i = 0; i < nitems(ag->refused_pids); i++)
-		if (ag->refused_pids[i] == pid)
-			return;
-	ag->refused_pids[ag->refused_pid_next++ % REFUSED_MEMO] = pid;
-	if (proc_real_uid(pid, &uid) == 0)
-		log_warnx("ignoring %s pid %d: run by uid %lu, not by smsguard's uid %lu", ag->name,
-		    (int)pid, (unsigned long)uid, (unsigned long)geteuid());
-	else
-		log_warnx("ignoring %s pid %d: its owner cannot be read", ag->name, (int)pid);
-}
-
-/* Logs a refused home once per home and reason; takes cause. */
-static void
-refused_home(struct agent *ag, const char *home, const char *source, char *cause)
-{
-	char esc[PATH_MAX];
-	char *key = xasprintf("%s\n%s", home, cause);
-
-	for (size_t i = 0; i < nitems(ag->refused_homes); i++) {
-		if (ag->refused_homes[i] != NULL && strcmp(ag->refused_homes[i], key) == 0) {
-			free(key);
-			free(cause);
-			return;
-		}
-	}
-	free(ag->refused_homes[ag->refused_home_next % REFUSED_MEMO]);
-	ag->refused_homes[ag->refused_home_next++ % REFUSED_MEMO] = key;
-	log_warnx("refusing agent home %s (%s): %s; it must be owned by root (or smsguard's "
-	          "user) and writable by nobody else, up to /",
-	    log_escape(home, -1, esc, sizeof(esc)), source, cause);
-	free(cause);
-}
-
-static void
-refused_forget(struct agent *ag)
-{
-	for (size_t i = 0; i < nitems(ag->refused_homes); i++) {
-		free(ag->refused_homes[i]);
-		ag->refused_homes[i] = NULL;
-	}
-}
-
-/* -- finding the process -------------------------------------------------------------------- */
-
-/* /proc/PID/stat: the state letter and the parent, read after the last ')' of the name. */
-static int
-proc_stat(pid_t pid, char *state, pid_t *ppid)
-{
-	char path[64], buf[512];
-	const char *p;
-	int pp;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
-		return -1;
-	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 1, " %c %d", state, &pp) != 2)
-		return -1;
-	*ppid = (pid_t)pp;
-	return 0;
-}
-
-static bool
-comm_matches(pid_t pid, const char *name)
-{
-	char path[64], comm[32];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	n = read_small(path, comm, sizeof(comm));
-	if (n <= 0)
-		return false;
-	if (comm[n - 1] == '\n')
-		comm[n - 1] = '\0';
-	return strncmp(comm, name, COMM_MAX) == 0 && strlen(comm) == strnlen(name, COMM_MAX);
-}
-
-/*
- * The command line names the agent: argv[0]'s base name is the name, or -
- * when argv[0] is an interpreter (the agent may be a script) - a later
- * argument's base name is. Any argument at all would also match an editor or
- * `tail -f` that happens to hold the path.
- */
-static bool
-cmdline_matches(pid_t pid, const char *name)
-{
-	static const char *const interp[] = {
-	    "python", "perl", "ruby", "node", "java", "bash", "sh", "dash", "env"};
-	char path[64], buf[CMDLINE_MAX];
-	ssize_t n;
-	const char *a0;
-	bool is_interp = false;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	n = read_small(path, buf, sizeof(buf));
-	if (n <= 0)
-		return false;
-	a0 = base_name(buf);
-	if (strcmp(a0, name) == 0)
-		return true;
-	for (size_t i = 0; i < nitems(interp); i++)
-		if (strncmp(a0, interp[i], strlen(interp[i])) == 0)
-			is_interp = true;
-	if (!is_interp)
-		return false;
-	for (const char *p = buf + strlen(buf) + 1; p < buf + n; p += strlen(p) + 1)
-		if (strcmp(base_name(p), name) == 0)
-			return true;
-	return false;
-}
-
-static bool
-pid_is_agent(pid_t pid, const char *name, bool by_cmdline)
-{
-	char st;
-	pid_t ppid;
-
-	if (proc_stat(pid, &st, &ppid) != 0 || st == 'Z' || st == 'X')
-		return false;
-	return by_cmdline ? cmdline_matches(pid, name) : comm_matches(pid, name);
-}
-
-/*
- * Scans /proc by comm, then by command line, for processes of our own user
- * (see the trust rule). Among several matches (the agent may fork helpers
- * under its own name) the one whose parent is not a match is the main
- * process.
- */
-static pid_t
-scan_proc(struct agent *ag)
-{
-	const char *name = ag->name;
-	pid_t found[SCAN_MAX_MATCHES];
-	int n = 0;
-	pid_t self = getpid();
-
-	for (int pass = 0; pass < 2 && n == 0; pass++) {
-		DIR *d = opendir("/proc");
-		struct dirent *de;
-
-		if (d == NULL)
-			return 0;
-		while ((de = readdir(d)) != NULL && n < SCAN_MAX_MATCHES) {
-			char *end;
-			long v = strtol(de->d_name, &end, 10);
-
-			if (*end != '\0' || v <= 0 || v > INT_MAX || (pid_t)v == self)
-				continue;
-			if (!pid_is_agent((pid_t)v, name, pass == 1))
-				continue;
-			if (agent_process_trusted((pid_t)v))
-				found[n++] = (pid_t)v;
-			else
-				refused_process(ag, (pid_t)v);
-		}
-		closedir(d);
-	}
-	for (int i = 0; i < n; i++) {
-		char st;
-		pid_t ppid;
-		bool child = false;
-
-		if (proc_stat(found[i], &st, &ppid) != 0)
-			continue;
-		for (int j = 0; j < n; j++)
-			if (found[j] == ppid)
-				child = true;
-		if (!child)
-			return found[i];
-	}
-	return n > 0 ? found[0] : 0;
+	return agent_proc_trusted(pid);
 }
 
 /* -- the home directory --------------------------------------------------------------------- */
 
-/* An SMS-Agent home has startup.sh and agent/config/ (reference §9: the unpacked SMS-Agent). */
-static bool
-is_agent_home(const char *dir)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (snprintf(path, sizeof(path), "%s/startup.sh", dir) >= (int)sizeof(path) ||
-	    stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return false;
-	if (snprintf(path, sizeof(path), "%s/agent/config", dir) >= (int)sizeof(path) ||
-	    stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-		return false;
-	return true;
-}
-
-/*
- * Walks up from path (a file or a directory of process pid) to the first
- * agent home: returns it resolved when it is trusted, else NULL (a refused
- * one is logged, and the walk stops there).
- */
-static char *
-home_walk_up(struct agent *ag, const char *path, pid_t pid)
-{
-	char buf[PATH_MAX];
-
-	if (path[0] != '/' || util_strlcpy(buf, path, sizeof(buf)) >= sizeof(buf))
-		return NULL;
-	for (int i = 0; i < HOME_WALK_MAX; i++) {
-		char *slash, *real, *cause;
-
-		if (is_agent_home(buf)) {
-			char src[64];
-
-			if (home_trusted(buf, &real, &cause) == 0)
-				return real;
-			snprintf(src, sizeof(src), "found from pid %d", (int)pid);
-			refused_home(ag, buf, src, cause);
-			return NULL;
-		}
-		slash = strrchr(buf, '/');
-		if (slash == NULL || slash == buf)
-			break;
-		*slash = '\0';
-	}
-	return NULL;
-}
-
-/*
- * The home of a running agent: walk up from its executable (a native
- * linuxmain lives under <home>/agent/...), then from each absolute or
- * cwd-relative path on its command line (a script agent's interpreter is
- * elsewhere, its script is not), then from its working directory
- * (startup.sh starts it from the home).
- */
-static char *
-home_from_pid(struct agent *ag, pid_t pid)
-{
-	char path[64], target[PATH_MAX], cwd[PATH_MAX], args[CMDLINE_MAX];
-	char *home;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n > 0) {
-		target[n] = '\0';
-		if ((home = home_walk_up(ag, target, pid)) != NULL)
-			return home;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
-	n = readlink(path, cwd, sizeof(cwd) - 1);
-	cwd[n > 0 ? n : 0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	n = read_small(path, args, sizeof(args));
-	for (const char *p = args; n > 0 && p < args + n; p += strlen(p) + 1) {
-		if (p[0] == '/') {
-			home = home_walk_up(ag, p, pid);
-		} else if (strchr(p, '/') != NULL && cwd[0] == '/') {
-			if (snprintf(target, sizeof(target), "%s/%s", cwd, p) >=
-			    (int)sizeof(target))
-				continue;
-			home = home_walk_up(ag, target, pid);
-		} else {
-			continue;
-		}
-		if (home != NULL)
-			return home;
-	}
-	return cwd[0] == '/' ? home_walk_up(ag, cwd, pid) : NULL;
-}
-
-static bool
-home_configured(const struct config *cfg)
-{
-	return cfg->agent_home != NULL && cfg->agent_home[0] != '\0';
-}
-
 const char *
 agent_home(const struct agent *ag)
 {
-	/* A configured home that was refused is not replaced by another: it was the admin's choice. */
-	if (home_configured(ag->cfg))
-		return ag->home_cfg;
-	return ag->home_found;
-}
-
-/* Takes `[agent] home` when it passes the trust rule; a refused one is logged. */
-static void
-agent_load_cfg_home(struct agent *ag)
-{
-	char *real = NULL, *cause = NULL;
-
-	free(ag->home_cfg);
-	ag->home_cfg = NULL;
-	if (!home_configured(ag->cfg))
-		return;
-	if (home_trusted(ag->cfg->agent_home, &real, &cause) == 0)
-		ag->home_cfg = real;
-	else
-		refused_home(ag, ag->cfg->agent_home, "configured", cause);
-}
-
-static void
-agent_read_gprop(struct agent *ag)
-{
-	const char *home = agent_home(ag);
-	char path[PATH_MAX];
-
-	ag->gprop_read = true;
-	ag->gprop_read_ms = uv_now(ag->loop);
-	if (home == NULL) {
-		gprop_init(&ag->gprop);
-		ag->gprop_rc = -ENOENT;
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/agent/config/g-property.cfg", home);
-	ag->gprop_rc = gprop_load(&ag->gprop, path);
-	if (ag->gprop_rc == -EINVAL || ag->gprop_rc == -EFBIG)
-		log_warnx("%s: unexpected content (%d bad lines), read what was readable", path,
-		    ag->gprop.bad_lines + ag->gprop.bad_values);
-	else if (ag->gprop_rc < 0 && ag->gprop_rc != -ENOENT)
-		log_warnx("%s: %s", path, strerror(-ag->gprop_rc));
-	if (ag->gprop_rc == -EINVAL)
-		ag->gprop_rc = 0; /* the readable part counts */
+	return agent_home_get(ag->home);
 }
 
 int
 agent_set_known_home(struct agent *ag, const char *home)
 {
-	char esc[256];
-	char *real = NULL, *cause = NULL;
-	int rc;
-
-	if (home == NULL || home[0] != '/' || !is_agent_home(home))
-		return -EINVAL;
-	if (home_configured(ag->cfg))
-		return ag->home_cfg != NULL && strcmp(ag->home_cfg, home) == 0 ? 0 : -EEXIST;
-	if (home_trusted(home, &real, &cause) != 0) {
-		refused_home(ag, home, "remembered", cause);
-		return -EPERM;
-	}
-	if (ag->home_found != NULL) {
-		rc = strcmp(ag->home_found, real) == 0 ? 0 : -EEXIST;
-		free(real);
-		return rc;
-	}
-	ag->home_found = real;
-	ag->home_from_process = false;
-	log_info("agent home %s (remembered)", log_escape(home, -1, esc, sizeof(esc)));
-	agent_read_gprop(ag);
-	return 0;
+	return agent_home_remember(ag->home, home, uv_now(ag->loop));
 }
 
 int
 agent_autorecovery(struct agent *ag, struct gprop *out)
 {
-	if (!ag->gprop_read || uv_now(ag->loop) - ag->gprop_read_ms >= GPROP_REREAD_MS)
-		agent_read_gprop(ag);
-	*out = ag->gprop;
-	return ag->gprop_rc;
+	return agent_home_gprop(ag->home, uv_now(ag->loop), out);
 }
 
 /* -- watching ------------------------------------------------------------------------------- */
@@ -890,8 +252,6 @@ pidwatch_start(struct agent *ag)
 static void
 agent_adopt(struct agent *ag, pid_t pid)
 {
-	char esc[PATH_MAX];
-
 	if (ag->state == AGENT_RUNNING && ag->pid == pid)
 		return;
 	pidwatch_stop(ag);
@@ -900,28 +260,15 @@ agent_adopt(struct agent *ag, pid_t pid)
 	ag->since_wall_ms = util_wall_ms();
 	pidwatch_start(ag);
 	/* Comm and pidfd raced the process's exit: make sure the pidfd is for a live agent. */
-	if (ag->pw != NULL &&
-	    ((!pid_is_agent(pid, ag->name, false) && !pid_is_agent(pid, ag->name, true)) ||
-	        !agent_process_trusted(pid))) {
+	if (ag->pw != NULL && (!agent_proc_matches(pid, ag->name) || !agent_proc_trusted(pid))) {
 		pidwatch_stop(ag);
 		ag->state = AGENT_DEAD;
 		ag->pid = 0;
 		return;
 	}
-	if (!home_configured(ag->cfg)) {
-		char *home = home_from_pid(ag, pid);
-
-		if (home != NULL && (ag->home_found == NULL || strcmp(home, ag->home_found) != 0)) {
-			free(ag->home_found);
-			ag->home_found = home;
-			ag->home_from_process = true;
-			log_info("agent home %s (found from pid %d)",
-			    log_escape(home, -1, esc, sizeof(esc)), (int)pid);
-		} else {
-			free(home);
-		}
-	}
-	agent_read_gprop(ag);
+	if (!agent_home_is_configured(ag->home))
+		agent_home_learn(ag->home, agent_proc_home(pid, ag->home), pid);
+	agent_home_read_gprop(ag->home, uv_now(ag->loop));
 	log_info("agent %s running (pid %d, watched by %s)", ag->name, (int)pid,
 	    ag->pw != NULL ? "pidfd" : "scan");
 	observer_changed(&ag->obs, OBS_AGENT);
@@ -939,11 +286,11 @@ agent_rescan(struct agent *ag)
 	if (ag->state == AGENT_RUNNING) {
 		if (ag->pw != NULL)
 			return;
-		if (pid_is_agent(ag->pid, ag->name, false) || pid_is_agent(ag->pid, ag->name, true))
+		if (agent_proc_matches(ag->pid, ag->name))
 			return;
 		agent_set_dead(ag);
 	}
-	pid = scan_proc(ag);
+	pid = agent_proc_find(ag->name, &ag->refused);
 	if (pid > 0)
 		agent_adopt(ag, pid);
 	else
@@ -980,16 +327,16 @@ agent_new(uv_loop_t *loop, const struct config *cfg, const struct credentials *c
 	    cfg->agent_process != NULL && cfg->agent_process[0] != '\0' ? cfg->agent_process
 	                                                                : "linuxmain",
 	    sizeof(ag->name));
-	rc = uv_timer_init(loop, &ag->scan);
-	if (rc != 0) {
+	/* Timer inits only link handles into the loop; they do not fail. */
+	if ((rc = uv_timer_init(loop, &ag->scan)) != 0) {
 		free(ag);
 		return rc;
 	}
-	ag->live = 1;
-	LIST_INIT(&ag->draining);
-	gprop_init(&ag->gprop);
-	ag->gprop_rc = -ENOENT;
-	agent_load_cfg_home(ag);
+	uv_timer_init(loop, &ag->appear);
+	ag->live = 2;
+	LIST_INIT(&ag->released);
+	ag->home = agent_home_new();
+	agent_home_configure(ag->home, cfg->agent_home);
 	*out = ag;
 	return 0;
 }
@@ -1013,9 +360,7 @@ agent_reconfigure(struct agent *ag, const struct config *cfg, const struct crede
 
 	ag->cfg = cfg;
 	ag->creds = creds;
-	/* A reload re-checks a configured home, and says again why one is refused. */
-	refused_forget(ag);
-	agent_load_cfg_home(ag);
+	agent_home_configure(ag->home, cfg->agent_home);
 	home_changed = (old_home == NULL) != (agent_home(ag) == NULL) ||
 	    (old_home != NULL && strcmp(old_home, agent_home(ag)) != 0);
 	free(old_home);
@@ -1027,7 +372,7 @@ agent_reconfigure(struct agent *ag, const struct config *cfg, const struct crede
 	}
 	if (uv_is_active((uv_handle_t *)&ag->scan))
 		uv_timer_start(&ag->scan, scan_cb, scan_interval(cfg), scan_interval(cfg));
-	ag->gprop_read = false; /* the home may have changed */
+	agent_home_gprop_stale(ag->home); /* the home may have changed */
 	if (rescan && !ag->closing)
 		agent_rescan(ag);
 	if (home_changed && !ag->closing)
@@ -1072,291 +417,91 @@ agent_restarts(const struct agent *ag)
 
 /* -- restart -------------------------------------------------------------------------------- */
 
+/* The runner let go of its last handle: the restart is over for good. */
 static void
-restart_wipe_free(struct restart *rs)
+restart_freed(void *arg)
 {
-	if (rs->answers != NULL) {
-		util_wipe(rs->answers, rs->answers_len);
-		free(rs->answers);
-		rs->answers = NULL;
-	}
-	for (size_t i = 0; i < nitems(rs->secrets); i++) {
-		if (rs->secrets[i] != NULL) {
-			util_wipe(rs->secrets[i], strlen(rs->secrets[i]));
-			free(rs->secrets[i]);
-			rs->secrets[i] = NULL;
-		}
-	}
-	util_wipe(rs->lout.buf, sizeof(rs->lout.buf));
-	util_wipe(rs->lerr.buf, sizeof(rs->lerr.buf));
-	util_wipe(rs->rbuf, sizeof(rs->rbuf));
-}
-
-static void
-restart_close_cb(uv_handle_t *h)
-{
-	struct restart *rs = h->data;
+	struct restart *rs = arg;
 	struct agent *ag = rs->ag;
 
-	if (--rs->refs > 0)
-		return;
-	if (rs->draining)
-		LIST_REMOVE(rs, drain_entry);
-	restart_wipe_free(rs);
+	if (rs->released)
+		LIST_REMOVE(rs, entry);
 	free(rs);
 	agent_unref(ag);
 }
 
 static void
-restart_close(struct restart *rs, uv_handle_t *h)
+restart_finish(struct agent *ag, int result)
 {
-	if (!uv_is_closing(h))
-		uv_close(h, restart_close_cb);
-}
+	struct restart *rs = ag->rs;
+	void (*cb)(void *, int) = ag->restart_cb;
 
-/* Every handle of a restart; the struct goes with the last close callback. */
-static void
-restart_close_all(struct restart *rs)
-{
-	restart_close(rs, (uv_handle_t *)&rs->proc);
-	restart_close(rs, (uv_handle_t *)&rs->in);
-	restart_close(rs, (uv_handle_t *)&rs->out);
-	restart_close(rs, (uv_handle_t *)&rs->err);
-	restart_close(rs, (uv_handle_t *)&rs->timer);
-}
-
-/* Copies s into out (size outlen) with every secret replaced by "***". */
-static void
-mask_secrets(const struct restart *rs, const char *s, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	while (*s != '\0' && o + 1 < outlen) {
-		bool hit = false;
-
-		for (size_t i = 0; i < nitems(rs->secrets); i++) {
-			const char *sec = rs->secrets[i];
-			size_t n = sec != NULL ? strlen(sec) : 0;
-
-			if (n > 0 && strncmp(s, sec, n) == 0) {
-				if (o + 4 > outlen)
-					goto out;
-				memcpy(out + o, "***", 3);
-				o += 3;
-				s += n;
-				hit = true;
-				break;
-			}
-		}
-		if (!hit)
-			out[o++] = *s++;
-	}
-out:
-	out[o] = '\0';
-}
-
-static size_t
-longest_secret(const struct restart *rs)
-{
-	size_t m = 0;
-
-	for (size_t i = 0; i < nitems(rs->secrets); i++)
-		if (rs->secrets[i] != NULL && strlen(rs->secrets[i]) > m)
-			m = strlen(rs->secrets[i]);
-	return m;
-}
-
-static void
-emit_line(struct restart *rs, struct linebuf *lb, const char *what)
-{
-	char masked[OUTPUT_LINE_MAX * 3 + 1];
-	char esc[OUTPUT_LINE_MAX * 4 + 4];
-	size_t len = lb->len;
-
-	if (len == 0 && !lb->overlong)
-		return;
-	/*
-	 * A cut line may end inside a secret: drop as many bytes as the longest
-	 * secret has, so no part of one can be left unmasked.
-	 */
-	if (lb->overlong) {
-		size_t m = longest_secret(rs);
-
-		len = len > m ? len - m : 0;
-	}
-	lb->buf[len] = '\0';
-	/* Output may hold NULs: only what precedes the first is logged. */
-	mask_secrets(rs, lb->buf, masked, sizeof(masked));
-	log_escape(masked, -1, esc, sizeof(esc));
-	if (!rs->detached)
-		log_info("restart %s: %s%s", what, esc, lb->overlong ? "..." : "");
-	util_wipe(lb->buf, sizeof(lb->buf));
-	util_wipe(masked, sizeof(masked));
-	lb->len = 0;
-	lb->overlong = false;
-}
-
-static void
-feed_output(struct restart *rs, struct linebuf *lb, const char *what, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\n') {
-			emit_line(rs, lb, what);
-		} else if (p[i] == '\r') {
-			continue;
-		} else if (lb->len < sizeof(lb->buf) - 1) {
-			lb->buf[lb->len++] = p[i];
-		} else {
-			lb->overlong = true;
-		}
-	}
-}
-
-static void
-restart_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct restart *rs = h->data;
-
-	/* Reads are handled one at a time, so both pipes can share one buffer. */
-	*buf = uv_buf_init(rs->rbuf, sizeof(rs->rbuf));
-}
-
-static void
-restart_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct restart *rs = s->data;
-	bool is_out = s == (uv_stream_t *)&rs->out;
-	struct linebuf *lb = is_out ? &rs->lout : &rs->lerr;
-	const char *what = is_out ? "stdout" : "stderr";
-
-	if (nread > 0) {
-		if (!rs->draining)
-			feed_output(rs, lb, what, buf->base, (size_t)nread);
-		return;
-	}
-	if (nread < 0) {
-		if (!rs->draining)
-			emit_line(rs, lb, what);
-		restart_close(rs, (uv_handle_t *)s);
-	}
-}
-
-static void
-restart_write_cb(uv_write_t *req, int status)
-{
-	struct restart *rs = container_of(req, struct restart, wreq);
-
-	util_wipe(rs->answers, rs->answers_len);
-	free(rs->answers);
-	rs->answers = NULL;
-	/* EOF on stdin: a command that reads more than we had to say stops waiting. */
-	restart_close(rs, (uv_handle_t *)&rs->in);
-}
-
-static void restart_timer_cb(uv_timer_t *t);
-
-static void
-restart_finish(struct restart *rs, int result)
-{
-	struct agent *ag = rs->ag;
-
-	if (rs->finished)
-		return;
-	rs->finished = true;
-	emit_line(rs, &rs->lout, "stdout");
-	emit_line(rs, &rs->lerr, "stderr");
-	restart_close(rs, (uv_handle_t *)&rs->timer);
-	restart_close(rs, (uv_handle_t *)&rs->in);
-	if (rs->detached) {
-		restart_close(rs, (uv_handle_t *)&rs->out);
-		restart_close(rs, (uv_handle_t *)&rs->err);
-		return;
-	}
+	uv_timer_stop(&ag->appear);
+	ag->rs = NULL;
 	/*
 	 * A started agent may have inherited the command's stdout/stderr:
-	 * closing our ends would hand it SIGPIPE at its next write. Keep
-	 * reading (and discarding) until they close, or until agent_close().
+	 * closing our ends would hand it SIGPIPE at its next write. The runner
+	 * keeps reading (and dropping) until they close, or until agent_close().
 	 */
-	if (!uv_is_closing((uv_handle_t *)&rs->out) || !uv_is_closing((uv_handle_t *)&rs->err)) {
-		rs->draining = true;
-		LIST_INSERT_HEAD(&ag->draining, rs, drain_entry);
-	}
-	ag->rs = NULL;
+	rs->released = true;
+	LIST_INSERT_HEAD(&ag->released, rs, entry);
+	runner_drain(rs->run, restart_freed, rs);
 	ag->have_last = true;
 	ag->last_time_ms = util_wall_ms();
 	ag->last_result = result;
-	ag->last_exit_status = rs->exit_status;
+	ag->last_exit_status = ag->exit_status;
 	if (result == 0)
 		log_info("agent restarted (pid %d)", (int)ag->pid);
 	else
 		log_warnx("agent restart failed: %s", strerror(-result));
 	observer_changed(&ag->obs, OBS_AGENT);
-	if (rs->cb != NULL)
-		rs->cb(rs->arg, result);
+	if (cb != NULL)
+		cb(ag->restart_arg, result);
 }
 
 static void
-restart_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
+appear_cb(uv_timer_t *t)
 {
-	struct restart *rs = container_of(proc, struct restart, proc);
+	struct agent *ag = container_of(t, struct agent, appear);
+
+	if (ag->rs == NULL)
+		return;
+	agent_rescan(ag);
+	if (ag->state == AGENT_RUNNING)
+		restart_finish(ag, 0);
+	else if (uv_now(ag->loop) >= ag->appear_deadline)
+		restart_finish(ag, -ESRCH);
+}
+
+/* The restart command is over (exited, or killed at its timeout). */
+static void
+restart_done(void *arg, const struct runner_result *res)
+{
+	struct restart *rs = arg;
 	struct agent *ag = rs->ag;
 	uint64_t now;
 
-	rs->exited = true;
-	rs->exit_status = exit_status;
-	rs->term_signal = term_signal;
-	restart_close(rs, (uv_handle_t *)proc);
-	if (rs->detached || rs->finished)
+	if (rs != ag->rs)
 		return;
-	if (term_signal != 0)
-		log_warnx(
-		    "restart command (pid %d) killed by signal %d", (int)rs->pid, term_signal);
-	else
-		log_info("restart command (pid %d) exited with status %lld", (int)rs->pid,
-		    (long long)exit_status);
-	if (rs->timed_out) {
-		restart_finish(rs, -ETIMEDOUT);
+	ag->exit_status = res->exit_status;
+	if (res->error != 0) {
+		restart_finish(ag, res->error == -ETIMEDOUT ? -ETIMEDOUT : -EIO);
 		return;
 	}
 	agent_rescan(ag);
 	if (ag->state == AGENT_RUNNING) {
-		restart_finish(rs, 0);
+		restart_finish(ag, 0);
 		return;
 	}
-	if (exit_status != 0 || term_signal != 0) {
-		restart_finish(rs, -EIO);
+	if (res->exit_status != 0 || res->term_signal != 0) {
+		restart_finish(ag, -EIO);
 		return;
 	}
 	/* It said it started the agent: give the process time to show up. */
 	now = uv_now(ag->loop);
-	if (rs->appear_deadline < now + APPEAR_MIN_WAIT_MS)
-		rs->appear_deadline = now + APPEAR_MIN_WAIT_MS;
-	uv_timer_start(&rs->timer, restart_timer_cb, APPEAR_POLL_MS, APPEAR_POLL_MS);
-}
-
-static void
-restart_timer_cb(uv_timer_t *t)
-{
-	struct restart *rs = container_of(t, struct restart, timer);
-	struct agent *ag = rs->ag;
-
-	if (rs->detached || rs->finished)
-		return;
-	if (!rs->exited) {
-		/* Its own process group (UV_PROCESS_DETACHED = setsid): kill all of it. */
-		log_warnx("restart command (pid %d) still running after %llums: killing it",
-		    (int)rs->pid, (unsigned long long)ag->cfg->restart_timeout_ms);
-		rs->timed_out = true;
-		if (kill(-rs->pid, SIGKILL) == -1)
-			kill(rs->pid, SIGKILL);
-		uv_timer_stop(t);
-		return;
-	}
-	agent_rescan(ag);
-	if (ag->state == AGENT_RUNNING)
-		restart_finish(rs, 0);
-	else if (uv_now(ag->loop) >= rs->appear_deadline)
-		restart_finish(rs, -ESRCH);
+	if (ag->appear_deadline < now + APPEAR_MIN_WAIT_MS)
+		ag->appear_deadline = now + APPEAR_MIN_WAIT_MS;
+	uv_timer_start(&ag->appear, appear_cb, APPEAR_POLL_MS, APPEAR_POLL_MS);
 }
 
 /* Appends s to the growing buffer *buf (length *len, capacity *cap). */
@@ -1380,99 +525,128 @@ buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 	(*buf)[*len] = '\0';
 }
 
-/* The answers with {ak} {sk} {domain} filled, one per line. A secret: the caller wipes it. */
+/* One answer with {ak} {sk} {domain} filled. A secret: the caller wipes it. */
 static char *
-build_answers(const struct agent *ag, size_t *lenp)
+answer_fill(const struct agent *ag, const char *p)
 {
-	static const char *const defaults[] = {"y", "{ak}", "{sk}", "{domain}"};
-	const char *const *lines = defaults;
-	int n = (int)nitems(defaults);
 	const char *ak = ag->creds != NULL && ag->creds->ak != NULL ? ag->creds->ak : "";
 	const char *sk = ag->creds != NULL && ag->creds->sk != NULL ? ag->creds->sk : "";
 	const char *domain = ag->cfg->endpoint_host != NULL ? ag->cfg->endpoint_host : "";
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 
+	buf_add(&buf, &len, &cap, "", 0);
+	while (*p != '\0') {
+		if (strncmp(p, "{ak}", 4) == 0) {
+			buf_add(&buf, &len, &cap, ak, strlen(ak));
+			p += 4;
+		} else if (strncmp(p, "{sk}", 4) == 0) {
+			buf_add(&buf, &len, &cap, sk, strlen(sk));
+			p += 4;
+		} else if (strncmp(p, "{domain}", 8) == 0) {
+			buf_add(&buf, &len, &cap, domain, strlen(domain));
+			p += 8;
+		} else {
+			buf_add(&buf, &len, &cap, p, 1);
+			p++;
+		}
+	}
+	return buf;
+}
+
+/* The answers, NULL-terminated, filled (default "y", {ak}, {sk}, {domain}). Secret. */
+static char **
+answers_build(const struct agent *ag)
+{
+	static const char *const defaults[] = {"y", "{ak}", "{sk}", "{domain}"};
+	const char *const *lines = defaults;
+	int n = (int)nitems(defaults);
+	char **out;
+
 	if (ag->cfg->nanswers > 0) {
 		lines = (const char *const *)ag->cfg->answers;
 		n = ag->cfg->nanswers;
 	}
-	for (int i = 0; i < n; i++) {
-		const char *p = lines[i];
+	out = xcalloc((size_t)n + 1, sizeof(*out));
+	for (int i = 0; i < n; i++)
+		out[i] = answer_fill(ag, lines[i]);
+	return out;
+}
 
-		while (*p != '\0') {
-			if (strncmp(p, "{ak}", 4) == 0) {
-				buf_add(&buf, &len, &cap, ak, strlen(ak));
-				p += 4;
-			} else if (strncmp(p, "{sk}", 4) == 0) {
-				buf_add(&buf, &len, &cap, sk, strlen(sk));
-				p += 4;
-			} else if (strncmp(p, "{domain}", 8) == 0) {
-				buf_add(&buf, &len, &cap, domain, strlen(domain));
-				p += 8;
-			} else {
-				buf_add(&buf, &len, &cap, p, 1);
-				p++;
-			}
-		}
-		buf_add(&buf, &len, &cap, "\n", 1);
+static void
+answers_free(char **answers)
+{
+	for (size_t i = 0; answers[i] != NULL; i++) {
+		util_wipe(answers[i], strlen(answers[i]));
+		free(answers[i]);
 	}
-	*lenp = len;
-	return buf;
+	free(answers);
 }
 
 /*
- * Checks the home (resolved, so it must still resolve to itself) and the
- * program about to run from it. A home that fails is forgotten (logged, and
- * the daemon no longer stores it): -EPERM.
+ * Checks the home and the program about to run from it again (time of check
+ * to time of use). A home that fails is forgotten (logged, and the daemon no
+ * longer stores it): -EPERM.
  */
 static int
-restart_recheck(struct agent *ag, const char *home, const char *prog)
+restart_recheck(struct agent *ag, const char *prog)
 {
 	char esc[PATH_MAX];
-	char *real = NULL, *cause = NULL;
-	int rc;
+	char *home = xstrdup(agent_home(ag)), *cause = NULL;
+	int rc = agent_home_recheck(ag->home, prog, &cause);
 
-	rc = home_trusted(home, &real, &cause);
-	if (rc == 0 && strcmp(real, home) != 0) {
-		cause = xasprintf("it now resolves to %s", log_escape(real, -1, esc, sizeof(esc)));
-		rc = -EPERM;
+	if (rc != 0) {
+		log_warnx("not restarting the agent: home %s refused: %s",
+		    log_escape(home, -1, esc, sizeof(esc)), cause);
+		observer_changed(&ag->obs, OBS_AGENT);
 	}
-	if (rc == 0)
-		rc = program_trusted(real, prog, &cause);
-	free(real);
-	if (rc == 0)
-		return 0;
-	log_warnx("not restarting the agent: home %s refused: %s",
-	    log_escape(home, -1, esc, sizeof(esc)), cause);
 	free(cause);
-	if (home == ag->home_cfg) {
-		free(ag->home_cfg);
-		ag->home_cfg = NULL;
-	} else {
-		free(ag->home_found);
-		ag->home_found = NULL;
+	free(home);
+	return rc;
+}
+
+/* Spawns argv from cwd with the answers on stdin; 0 or the spawn error. */
+static int
+restart_spawn(struct agent *ag, struct restart *rs, const char *const *argv, const char *cwd)
+{
+	static const char *const env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", NULL};
+	const char *secrets[4] = {NULL};
+	char **answers = answers_build(ag);
+	struct runner_opts o = {0};
+	int n = 0, rc;
+
+	if (ag->creds != NULL) {
+		const char *creds[] = {ag->creds->ak, ag->creds->sk, ag->creds->security_token};
+
+		for (size_t i = 0; i < nitems(creds); i++)
+			if (creds[i] != NULL)
+				secrets[n++] = creds[i];
 	}
-	ag->gprop_read = false;
-	observer_changed(&ag->obs, OBS_AGENT);
-	return -EPERM;
+	o.argv = argv;
+	o.env = env;
+	o.cwd = cwd;
+	o.input = (const char *const *)answers;
+	o.secrets = secrets;
+	o.timeout_ms = ag->cfg->restart_timeout_ms > 0 ? ag->cfg->restart_timeout_ms
+	                                               : RESTART_DEFAULT_TIMEOUT_MS;
+	o.log_tag = LOG_TAG;
+	o.name = "restart";
+	o.log_output = true;
+	o.done = restart_done;
+	o.arg = rs;
+	rc = runner_start(rs->run, &o);
+	answers_free(answers);
+	return rc != 0 ? rc : runner_spawn_error(rs->run);
 }
 
 int
 agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 {
-	static char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-	static char env_lang[] = "LANG=C";
-	char *env[] = {env_path, env_lang, NULL};
-	char startup[PATH_MAX];
-	char *def_argv[2] = {startup, NULL};
-	char **argv = def_argv;
+	char startup[PATH_MAX], esc[256], esc_cwd[PATH_MAX];
+	const char *def_argv[2] = {startup, NULL};
+	const char *const *argv = def_argv;
 	const char *home;
-	uv_process_options_t opt = {0};
-	uv_stdio_container_t stdio[3];
 	struct restart *rs;
-	char esc[256], esc_cwd[PATH_MAX];
-	uv_buf_t wb;
 	int rc;
 
 	if (ag->closing || ag->rs != NULL)
@@ -1482,99 +656,59 @@ agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 	if (ag->state == AGENT_RUNNING)
 		return -EBUSY;
 	home = agent_home(ag); /* after the rescan, which may learn it */
-	if (ag->cfg->restart_argc > 0) {
-		/* uv_spawn only reads it. */
-		argv = (char **)ag->cfg->restart_argv;
-	} else {
-		if (home == NULL)
-			return -ENOENT;
-		if (snprintf(startup, sizeof(startup), "%s/startup.sh", home) >=
-		    (int)sizeof(startup))
-			return -ENAMETOOLONG;
-	}
-
-	/*
-	 * Time of check to time of use: the home was checked when it was taken;
-	 * check it, and what will run from it, again right before the spawn.
-	 */
-	if (home != NULL && (rc = restart_recheck(ag, home, argv[0])) != 0)
+	if (ag->cfg->restart_argc > 0)
+		argv = (const char *const *)ag->cfg->restart_argv;
+	else if (home == NULL)
+		return -ENOENT;
+	else if (snprintf(startup, sizeof(startup), "%s/startup.sh", home) >= (int)sizeof(startup))
+		return -ENAMETOOLONG;
+	/* The home was checked when it was taken: check it again right before the spawn. */
+	if (home != NULL && (rc = restart_recheck(ag, argv[0])) != 0)
 		return rc;
 
 	rs = xcalloc(1, sizeof(*rs));
 	rs->ag = ag;
-	rs->cb = cb;
-	rs->arg = arg;
-	if (ag->creds != NULL) {
-		if (ag->creds->ak != NULL)
-			rs->secrets[0] = xstrdup(ag->creds->ak);
-		if (ag->creds->sk != NULL)
-			rs->secrets[1] = xstrdup(ag->creds->sk);
-		if (ag->creds->security_token != NULL)
-			rs->secrets[2] = xstrdup(ag->creds->security_token);
-	}
-	/* Pipe and timer inits only link handles into the loop; they do not fail. */
-	uv_pipe_init(ag->loop, &rs->in, 0);
-	uv_pipe_init(ag->loop, &rs->out, 0);
-	uv_pipe_init(ag->loop, &rs->err, 0);
-	uv_timer_init(ag->loop, &rs->timer);
-	rs->in.data = rs->out.data = rs->err.data = rs->timer.data = rs->proc.data = rs;
-	rs->refs = 5; /* the four above and the process handle, which uv_spawn always inits */
-	ag->live++;
-
-	stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-	stdio[0].data.stream = (uv_stream_t *)&rs->in;
-	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[1].data.stream = (uv_stream_t *)&rs->out;
-	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[2].data.stream = (uv_stream_t *)&rs->err;
-	opt.exit_cb = restart_exit_cb;
-	opt.file = argv[0];
-	opt.args = argv;
-	opt.env = env;
-	opt.cwd = home != NULL ? home : "/";
-	/* A session and process group of its own, so a timeout can kill all of it. */
-	opt.flags = UV_PROCESS_DETACHED;
-	opt.stdio_count = 3;
-	opt.stdio = stdio;
-	/*
-	 * Libraries open descriptors without O_CLOEXEC (curl's resolver pairs):
-	 * none of ours may reach the agent, which lives on for the migration.
-	 */
-	util_cloexec_from(3);
-	rc = uv_spawn(ag->loop, &rs->proc, &opt);
-	if (rc != 0) {
-		log_warnx("cannot run %s: %s", log_escape(argv[0], -1, esc, sizeof(esc)),
-		    uv_strerror(rc));
-		rs->finished = true;
-		rs->detached = true;
-		restart_close_all(rs);
+	if ((rc = runner_new(ag->loop, &rs->run)) != 0) {
+		free(rs);
 		return rc;
 	}
-	rs->pid = rs->proc.pid;
+	ag->live++;
+	if ((rc = restart_spawn(ag, rs, argv, home != NULL ? home : "/")) != 0) {
+		runner_close(rs->run, restart_freed, rs);
+		return rc;
+	}
 	ag->rs = rs;
+	ag->restart_cb = cb;
+	ag->restart_arg = arg;
+	ag->exit_status = 0;
+	ag->appear_deadline = uv_now(ag->loop) + ag->cfg->restart_timeout_ms;
 	ag->restarts++;
 	log_info("restarting the agent: %s (pid %d, cwd %s)",
-	    log_escape(argv[0], -1, esc, sizeof(esc)), (int)rs->pid,
-	    log_escape(opt.cwd, -1, esc_cwd, sizeof(esc_cwd)));
-
-	rs->answers = build_answers(ag, &rs->answers_len);
-	wb = uv_buf_init(rs->answers, (unsigned)rs->answers_len);
-	if (uv_write(&rs->wreq, (uv_stream_t *)&rs->in, &wb, 1, restart_write_cb) != 0) {
-		util_wipe(rs->answers, rs->answers_len);
-		free(rs->answers);
-		rs->answers = NULL;
-		restart_close(rs, (uv_handle_t *)&rs->in);
-	}
-	uv_read_start((uv_stream_t *)&rs->out, restart_alloc_cb, restart_read_cb);
-	uv_read_start((uv_stream_t *)&rs->err, restart_alloc_cb, restart_read_cb);
-	rs->appear_deadline = uv_now(ag->loop) + ag->cfg->restart_timeout_ms;
-	uv_timer_start(&rs->timer, restart_timer_cb,
-	    ag->cfg->restart_timeout_ms > 0 ? ag->cfg->restart_timeout_ms : 120000, 0);
+	    log_escape(argv[0], -1, esc, sizeof(esc)), (int)runner_pid(rs->run),
+	    log_escape(home != NULL ? home : "/", -1, esc_cwd, sizeof(esc_cwd)));
 	observer_changed(&ag->obs, OBS_AGENT);
 	return 0;
 }
 
 /* -- status and close ----------------------------------------------------------------------- */
+
+static void
+autorecovery_json(const struct gprop *g, cJSON *o)
+{
+	cJSON *a;
+
+	if (g == NULL) {
+		cJSON_AddNullToObject(o, "autorecovery");
+		return;
+	}
+	a = cJSON_AddObjectToObject(o, "autorecovery");
+	cJSON_AddBoolToObject(a, "configured", gprop_autorecovery_configured(g));
+	cJSON_AddNumberToObject(a, "max_retry_times", (double)g->auto_start_max_retry_times);
+	cJSON_AddNumberToObject(a, "interval_seconds", (double)g->auto_start_interval_seconds);
+	cJSON_AddNumberToObject(
+	    a, "each_addition_seconds", (double)g->auto_start_each_addition_seconds);
+	cJSON_AddNumberToObject(a, "window_seconds", (double)gprop_autorecovery_window_s(g));
+}
 
 void
 agent_status_json(const struct agent *ag, cJSON *o)
@@ -1608,27 +742,14 @@ agent_status_json(const struct agent *ag, cJSON *o)
 	} else {
 		cJSON_AddNullToObject(o, "last_restart");
 	}
-	if (ag->gprop_read && ag->gprop_rc == 0) {
-		cJSON *a = cJSON_AddObjectToObject(o, "autorecovery");
-		const struct gprop *g = &ag->gprop;
-
-		cJSON_AddBoolToObject(a, "configured", gprop_autorecovery_configured(g));
-		cJSON_AddNumberToObject(
-		    a, "max_retry_times", (double)g->auto_start_max_retry_times);
-		cJSON_AddNumberToObject(
-		    a, "interval_seconds", (double)g->auto_start_interval_seconds);
-		cJSON_AddNumberToObject(
-		    a, "each_addition_seconds", (double)g->auto_start_each_addition_seconds);
-		cJSON_AddNumberToObject(
-		    a, "window_seconds", (double)gprop_autorecovery_window_s(g));
-	} else {
-		cJSON_AddNullToObject(o, "autorecovery");
-	}
+	autorecovery_json(agent_home_gprop_last(ag->home), o);
 }
 
 void
 agent_close(struct agent *ag, void (*cb)(void *arg), void *arg)
 {
+	struct restart *rs;
+
 	if (ag == NULL || ag->closing)
 		return;
 	ag->closing = true;
@@ -1636,21 +757,13 @@ agent_close(struct agent *ag, void (*cb)(void *arg), void *arg)
 	ag->close_arg = arg;
 	pidwatch_stop(ag);
 	if (ag->rs != NULL) {
-		struct restart *rs = ag->rs;
-
-		/* Closing the process handle does not kill the command; it finishes on its own. */
-		rs->detached = true;
-		rs->finished = true;
+		/* Closing the runner does not kill the command; it finishes on its own. */
+		runner_close(ag->rs->run, restart_freed, ag->rs);
 		ag->rs = NULL;
-		restart_close_all(rs);
 	}
-	while (!LIST_EMPTY(&ag->draining)) {
-		struct restart *rs = LIST_FIRST(&ag->draining);
-
-		LIST_REMOVE(rs, drain_entry);
-		rs->draining = false;
-		restart_close(rs, (uv_handle_t *)&rs->out);
-		restart_close(rs, (uv_handle_t *)&rs->err);
-	}
+	/* Output still held by a started agent: stop waiting for it. */
+	LIST_FOREACH(rs, &ag->released, entry)
+	runner_close(rs->run, NULL, NULL);
+	uv_close((uv_handle_t *)&ag->appear, appear_close_cb);
 	uv_close((uv_handle_t *)&ag->scan, scan_close_cb);
 }

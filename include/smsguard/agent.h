@@ -9,7 +9,8 @@
  *
  * smsguard runs as root, so only a process of its own user is the agent, and
  * only a home that nobody but root or that user can change is used (the rule
- * is spelled out at agent_home_trusted()); refusals are logged once each.
+ * is spelled out at agent_home_trusted(), agent_home.h); refusals are logged
+ * once each. The restart command runs through the process runner (runner.h).
  */
 #ifndef SMSGUARD_AGENT_H
 #define SMSGUARD_AGENT_H
@@ -21,6 +22,7 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "smsguard/agent_home.h"
 #include "smsguard/config.h"
 #include "smsguard/credentials.h"
 #include "smsguard/gprop.h"
@@ -71,17 +73,6 @@ const char *agent_home(const struct agent *ag);
  */
 int agent_set_known_home(struct agent *ag, const char *home);
 
-/*
- * Whether home may be used, as root, to run startup.sh from: after realpath,
- * the home and every directory above it up to / is owned by root or by
- * smsguard's effective uid; the home is not writable by group or others; an
- * ancestor is writable by group or others only when sticky (like /tmp);
- * startup.sh, when present, is a regular file (not a symlink) owned by root
- * or that uid and not writable by group or others. Returns 0, -EPERM or the
- * errno of a failed lookup, with *cause (may be NULL; the caller frees it)
- * saying which path failed and why, escaped for the log.
- */
-int agent_home_trusted(const char *home, char **cause);
 /* Whether pid's real uid is smsguard's effective uid (only then is it the agent). */
 bool agent_process_trusted(pid_t pid);
 
