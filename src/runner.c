@@ -82,12 +82,21 @@ strv_free(char **v, bool wipe)
 	free(v);
 }
 
+/* The input is a secret: wiped as soon as it is written, or will not be. */
+static void
+input_forget(struct runner *r)
+{
+	if (r->input != NULL) {
+		util_wipe(r->input, r->input_len);
+		free(r->input);
+		r->input = NULL;
+	}
+}
+
 static void
 runner_free(struct runner *r)
 {
-	if (r->input != NULL)
-		util_wipe(r->input, r->input_len);
-	free(r->input);
+	input_forget(r);
 	strv_free(r->secrets, true);
 	util_wipe(r->lout.buf, sizeof(r->lout.buf));
 	util_wipe(r->lerr.buf, sizeof(r->lerr.buf));
@@ -173,8 +182,12 @@ runner_drain(struct runner *r, void (*cb)(void *arg), void *arg)
 	runner_close_handle(r, (uv_handle_t *)&r->timer);
 	if (r->phase == RUNNER_NEW)
 		return;
-	/* The process handle closes at the exit, the output pipes at their EOF. */
-	runner_close_handle(r, (uv_handle_t *)&r->in);
+	/*
+	 * The process handle closes at the exit, the output pipes at their EOF,
+	 * stdin once the input is written (the write callback closes it).
+	 */
+	if (r->input == NULL)
+		runner_close_handle(r, (uv_handle_t *)&r->in);
 }
 
 void
@@ -344,9 +357,7 @@ runner_write_cb(uv_write_t *req, int status)
 {
 	struct runner *r = container_of(req, struct runner, wreq);
 
-	util_wipe(r->input, r->input_len);
-	free(r->input);
-	r->input = NULL;
+	input_forget(r);
 	/* EOF on stdin: a program that reads more than we had to say stops waiting. */
 	runner_close_handle(r, (uv_handle_t *)&r->in);
 }
@@ -570,6 +581,7 @@ runner_spawn_failed(struct runner *r, const char *file, int rc)
 	r->spawn_error = rc;
 	r->res.error = rc;
 	r->phase = RUNNER_FAILED;
+	input_forget(r);
 	runner_close_handle(r, (uv_handle_t *)&r->proc);
 	runner_close_handle(r, (uv_handle_t *)&r->in);
 	runner_close_handle(r, (uv_handle_t *)&r->out);
@@ -584,9 +596,7 @@ runner_write_input(struct runner *r)
 
 	if (r->input_len == 0 ||
 	    uv_write(&r->wreq, (uv_stream_t *)&r->in, &wb, 1, runner_write_cb) != 0) {
-		util_wipe(r->input, r->input_len);
-		free(r->input);
-		r->input = NULL;
+		input_forget(r);
 		runner_close_handle(r, (uv_handle_t *)&r->in);
 	}
 }

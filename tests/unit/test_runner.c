@@ -537,6 +537,39 @@ test_drain_while_running_reaps_the_program_at_its_exit(void **state)
 }
 
 static void
+test_drain_lets_pending_input_reach_the_program(void **state)
+{
+	struct fixture *f = *state;
+	char script[PATH_MAX + 64], out[PATH_MAX], got[32] = "";
+	const char *argv[] = {"/bin/sh", "-c", script, NULL};
+	const char *input[] = {NULL, NULL};
+	char *big = malloc(4000001);
+	FILE *fp;
+
+	/* More than the socket pair holds: the write is still pending when we let go. */
+	memset(big, 'y', 4000000);
+	big[4000000] = '\0';
+	input[0] = big;
+	snprintf(out, sizeof(out), "%s/test_runner.%d.count",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	snprintf(script, sizeof(script), "sleep 0.3; wc -c > %s", out);
+	f->o.argv = argv;
+	f->o.input = input;
+	assert_int_equal(runner_start(f->r, &f->o), 0);
+	free(big);
+	runner_drain(f->r, on_closed, f);
+	f->r = NULL;
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(f->closed);
+	fp = fopen(out, "r");
+	assert_non_null(fp);
+	(void)!fgets(got, sizeof(got), fp);
+	fclose(fp);
+	unlink(out);
+	assert_int_equal(atoi(got), 4000001);
+}
+
+static void
 test_close_before_start_frees_from_the_loop(void **state)
 {
 	struct fixture *f = *state;
@@ -575,6 +608,7 @@ main(void)
 	    T(test_output_held_by_what_it_started_does_not_delay_done),
 	    T(test_close_after_drain_stops_waiting),
 	    T(test_drain_while_running_reaps_the_program_at_its_exit),
+	    T(test_drain_lets_pending_input_reach_the_program),
 	    T(test_close_before_start_frees_from_the_loop),
 	};
 
