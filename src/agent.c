@@ -50,6 +50,9 @@ struct restart {
 	LIST_ENTRY(restart) entry;
 };
 
+struct agent;
+static void agent_report(struct agent *ag);
+
 struct agent {
 	uv_loop_t *loop;
 	const struct config *cfg;
@@ -153,6 +156,35 @@ agent_autorecovery(struct agent *ag, struct gprop *out)
 	return agent_home_gprop(ag->home, uv_now(ag->loop), out);
 }
 
+/*
+ * The agent as a value for the engine: its state, whether a restart can
+ * run, and its own auto-recovery settings (read from g-property.cfg here,
+ * by the watcher, never on the engine's path).
+ */
+static void
+agent_report(struct agent *ag)
+{
+	struct observation o = {.kind = OBS_AGENT, .time_ms = util_wall_ms()};
+	struct obs_agent *a = &o.u.agent;
+	struct gprop gp;
+
+	a->state = ag->state;
+	a->since_ms = ag->since_wall_ms;
+	a->home_known = agent_home(ag) != NULL;
+	a->restart_possible = a->home_known || ag->cfg->restart_argc > 0;
+	a->restart_running = ag->rs != NULL;
+	if (agent_autorecovery(ag, &gp) == 0) {
+		a->retry_max =
+		    gp.auto_start_max_retry_times > 0 ? (int)gp.auto_start_max_retry_times : 0;
+		a->retry_interval_ms =
+		    gp.auto_start_interval_seconds > 0 ? gp.auto_start_interval_seconds * 1000 : 0;
+		a->retry_addition_ms = gp.auto_start_each_addition_seconds > 0
+		    ? gp.auto_start_each_addition_seconds * 1000
+		    : 0;
+	}
+	observer_report(&ag->obs, &o);
+}
+
 /* -- watching ------------------------------------------------------------------------------- */
 
 static void
@@ -190,7 +222,7 @@ agent_set_dead(struct agent *ag)
 		log_info("agent %s is not running", ag->name);
 	ag->state = AGENT_DEAD;
 	ag->since_wall_ms = util_wall_ms();
-	observer_changed(&ag->obs, OBS_AGENT);
+	agent_report(ag);
 }
 
 static void
@@ -271,7 +303,7 @@ agent_adopt(struct agent *ag, pid_t pid)
 	agent_home_read_gprop(ag->home, uv_now(ag->loop));
 	log_info("agent %s running (pid %d, watched by %s)", ag->name, (int)pid,
 	    ag->pw != NULL ? "pidfd" : "scan");
-	observer_changed(&ag->obs, OBS_AGENT);
+	agent_report(ag);
 }
 
 /* Brings the state up to date with /proc. */
@@ -376,7 +408,7 @@ agent_reconfigure(struct agent *ag, const struct config *cfg, const struct crede
 	if (rescan && !ag->closing)
 		agent_rescan(ag);
 	if (home_changed && !ag->closing)
-		observer_changed(&ag->obs, OBS_AGENT);
+		agent_report(ag);
 }
 
 enum agent_state
@@ -454,7 +486,7 @@ restart_finish(struct agent *ag, int result)
 		log_info("agent restarted (pid %d)", (int)ag->pid);
 	else
 		log_warnx("agent restart failed: %s", strerror(-result));
-	observer_changed(&ag->obs, OBS_AGENT);
+	agent_report(ag);
 	if (cb != NULL)
 		cb(ag->restart_arg, result);
 }
@@ -598,7 +630,7 @@ restart_recheck(struct agent *ag, const char *prog)
 	if (rc != 0) {
 		log_warnx("not restarting the agent: home %s refused: %s",
 		    log_escape(home, -1, esc, sizeof(esc)), cause);
-		observer_changed(&ag->obs, OBS_AGENT);
+		agent_report(ag);
 	}
 	free(cause);
 	free(home);
@@ -686,7 +718,7 @@ agent_restart(struct agent *ag, void (*cb)(void *arg, int result), void *arg)
 	log_info("restarting the agent: %s (pid %d, cwd %s)",
 	    log_escape(argv[0], -1, esc, sizeof(esc)), (int)runner_pid(rs->run),
 	    log_escape(home != NULL ? home : "/", -1, esc_cwd, sizeof(esc_cwd)));
-	observer_changed(&ag->obs, OBS_AGENT);
+	agent_report(ag);
 	return 0;
 }
 

@@ -72,8 +72,6 @@ struct cloud {
 	uint64_t unreachable_since; /* uv ms of the first failure in a row; 0 = none */
 	uint64_t counts[CLOUD_API_COUNT][CLOUD_RES_COUNT];
 
-	/* The old API's task poller (cloud-compat.c), made on first use. */
-	struct taskpoll *poller;
 
 	/* Closing. */
 	bool closing;
@@ -135,6 +133,16 @@ cloud_state_name(enum cloud_state st)
 
 /* ------------------------------------------------------------- helpers */
 
+/* The client's state as a value for the engine. */
+static void
+report_state(struct cloud *c)
+{
+	struct observation o = {.kind = OBS_CLOUD, .time_ms = util_wall_ms()};
+
+	o.u.cloud = c->state;
+	observer_report(&c->obs, &o);
+}
+
 static void
 set_state(struct cloud *c, enum cloud_state st)
 {
@@ -142,7 +150,7 @@ set_state(struct cloud *c, enum cloud_state st)
 		return;
 	log_info("cloud %s -> %s", cloud_state_name(c->state), cloud_state_name(st));
 	c->state = st;
-	observer_changed(&c->obs, OBS_CLOUD);
+	report_state(c);
 }
 
 static void set_last_error(struct cloud *c, const char *fmt, ...)
@@ -698,8 +706,6 @@ cloud_reconfigure(struct cloud *c, const struct config *cfg, const struct creden
 		c->auth_raised = false;
 		c->failures = 0;
 	}
-	if (c->poller != NULL)
-		taskpoll_reconfigure(c->poller, cfg, new_key);
 	return new_key;
 }
 
@@ -733,11 +739,6 @@ cloud_close(struct cloud *c, void (*cb)(void *), void *arg)
 	c->close_cb = cb;
 	c->close_arg = arg;
 	c->pending_closes = 1; /* this call's, released at its end */
-	if (c->poller != NULL) {
-		c->pending_closes++;
-		taskpoll_close(c->poller, on_part_closed, c);
-		c->poller = NULL;
-	}
 	while (c->reqs != NULL) {
 		struct cloud_req *r = c->reqs;
 
@@ -835,7 +836,7 @@ wall_s_or_null(int64_t ms)
 }
 
 void
-cloud_status_json(const struct cloud *c, cJSON *task_obj, cJSON *cloud_obj)
+cloud_status_json(const struct cloud *c, cJSON *cloud_obj)
 {
 	uint64_t now = uv_now(c->loop);
 
@@ -854,23 +855,4 @@ cloud_status_json(const struct cloud *c, cJSON *task_obj, cJSON *cloud_obj)
 			set_item(cloud_obj, "throttled_until",
 			    wall_s_or_null(util_wall_ms() + (int64_t)(c->throttle_until - now)));
 	}
-	if (c->poller != NULL)
-		taskpoll_status_json(c->poller, task_obj, cloud_obj);
-}
-
-/* ------------------------------------------------------------ old API */
-
-struct taskpoll *
-cloud_poller(struct cloud *c)
-{
-	if (c->poller == NULL && !c->closing &&
-	    taskpoll_new(c->loop, c, c->cfg, &c->obs, &c->poller) < 0)
-		log_warnx("cannot make the task poller");
-	return c->poller;
-}
-
-const struct taskpoll *
-cloud_poller_peek(const struct cloud *c)
-{
-	return c->poller;
 }

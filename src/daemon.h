@@ -1,13 +1,84 @@
 /*
- * The daemon: owns the loop's top-level handles and every module, wires
- * observations to the policy and the control socket to the modules.
+ * The daemon: the loop, signals, module lifetimes, reload and the state
+ * file (daemon.c). The struct is shared with the two read-mostly rooms
+ * beside it, control.c (the socket's commands, `wait`) and status.c (the
+ * status object and the metrics), and with nothing else.
  */
 #ifndef SMSGUARD_DAEMON_H
 #define SMSGUARD_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "smsguard/config.h"
+#include "smsguard/credentials.h"
+#include "smsguard/events.h"
+#include "smsguard/store.h"
+
+struct ctl_server;
+struct cloud;
+struct taskpoll;
+struct probe_set;
+struct agent;
+struct executor;
+struct waiter;
+
+struct daemon {
+	uv_loop_t loop;
+	struct config *cfg;
+	struct credentials *creds;
+	const char *config_path;
+	int verbose;
+
+	struct store store;
+	bool store_ok;
+	struct event_ring events;
+	struct ctl_server *ctl;
+
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t watchdog;
+	uv_timer_t metrics_timer; /* [metrics] textfile refresh */
+
+	bool stopping;
+	int exit_status;
+	int closing; /* modules still closing */
+	int64_t started_ms;
+
+	TAILQ_HEAD(, waiter) waiters; /* `wait` clients (control.c) */
+
+	struct cloud *cloud;
+	struct taskpoll *poll;
+	struct probe_set *probe;
+	struct agent *agent;
+	struct executor *exec;
+};
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */
 int daemon_run(const char *config_path, int verbose);
+
+/* daemon.c, for control.c */
+void daemon_save(struct daemon *d);
+int daemon_reload(struct daemon *d, char **cause);
+
+/* control.c */
+struct ctl_request;
+struct ctl_client;
+cJSON *control_dispatch(void *arg, struct ctl_client *c, const struct ctl_request *req);
+void control_client_gone(void *arg, struct ctl_client *c);
+/* The picture may have changed: `wait` clients whose state came are answered. */
+void control_turned(struct daemon *d);
+/* Shutting down: every `wait` client is told so. */
+void control_stop(struct daemon *d);
+
+/* status.c */
+cJSON *status_json(struct daemon *d);
+/* Prometheus text of DESIGN.md §5.9, malloc'd. */
+char *status_metrics_text(struct daemon *d);
+/* Writes [metrics] textfile atomically, when set. */
+void status_write_textfile(struct daemon *d);
 
 #endif

@@ -12,208 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "smsguard/policy.h"
+#include "policy_ctx.h"
 #include "smsguard/util.h"
-
-struct ctx {
-	struct policy_state *st;
-	const struct policy_input *in;
-	const struct config *cfg;
-	int64_t now;
-	struct policy_decision *out;
-};
-
-static const char *const action_names[] = {
-    [ACT_RESUME_TASK] = "resume_task",
-    [ACT_RESTART_AGENT] = "restart_agent",
-    [ACT_POLL_NOW] = "poll_now",
-    [ACT_PROBE_FRESH] = "probe_fresh",
-    [ACT_EVENT] = "event",
-};
-
-static const char *const health_names[] = {
-    [POLICY_HEALTH_OK] = "ok",
-    [POLICY_HEALTH_DEGRADED] = "degraded",
-    [POLICY_HEALTH_FAILED] = "failed",
-};
-
-const char *
-policy_action_name(enum policy_action_kind k)
-{
-	if ((unsigned)k >= nitems(action_names))
-		return "unknown";
-	return action_names[k];
-}
-
-const char *
-policy_health_name(enum policy_health h)
-{
-	if ((unsigned)h >= nitems(health_names))
-		return "unknown";
-	return health_names[h];
-}
-
-/* "42 s" for short spans (what a person reads in status), "1h2m3s" beyond ten minutes. */
-static char *
-fmt_span(int64_t ms, char *buf, size_t len)
-{
-	if (ms < 0)
-		ms = 0;
-	if (ms < 600 * 1000)
-		snprintf(buf, len, "%" PRId64 " s", ms / 1000);
-	else
-		util_format_duration((uint64_t)(ms / 1000 * 1000), buf, len);
-	return buf;
-}
-
-static char *
-fmt_time(const struct ctx *c, int64_t ms, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t t;
-
-	if (c->in->format_time != NULL) {
-		buf[0] = '\0';
-		c->in->format_time(ms, buf, len);
-		buf[len - 1] = '\0';
-		return buf;
-	}
-	t = (time_t)(ms / 1000);
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%H:%M UTC", &tm) == 0)
-		snprintf(buf, len, "%" PRId64, ms / 1000);
-	return buf;
-}
-
-static void
-wake_at(struct ctx *c, int64_t t)
-{
-	if (t <= c->now)
-		return;
-	if (c->out->wake_ms == 0 || t < c->out->wake_ms)
-		c->out->wake_ms = t;
-}
-
-static struct policy_action *
-add_action(struct ctx *c, enum policy_action_kind kind)
-{
-	struct policy_action *a;
-
-	/* The stages together add far fewer; dropping beats overflowing. */
-	if (c->out->nactions >= POLICY_MAX_ACTIONS)
-		return NULL;
-	a = &c->out->actions[c->out->nactions++];
-	memset(a, 0, sizeof(*a));
-	a->kind = kind;
-	return a;
-}
-
-static cJSON *
-task_details(const struct ctx *c)
-{
-	cJSON *d = cJSON_CreateObject();
-
-	if (c->in->task_known) {
-		cJSON_AddStringToObject(d, "task_id", c->in->task_id);
-		cJSON_AddStringToObject(d, "state", task_state_name(c->in->state));
-	}
-	return d;
-}
-
-static void add_event(struct ctx *c, enum event_type type, cJSON *details, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Takes ownership of details. */
-static void
-add_event(struct ctx *c, enum event_type type, cJSON *details, const char *fmt, ...)
-{
-	struct policy_action *a = add_action(c, ACT_EVENT);
-	va_list ap;
-
-	if (a == NULL) {
-		cJSON_Delete(details);
-		return;
-	}
-	a->event = type;
-	a->details = details;
-	va_start(ap, fmt);
-	vsnprintf(a->message, sizeof(a->message), fmt, ap);
-	va_end(ap);
-}
-
-static void set_reason(struct ctx *c, enum policy_health h, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_reason(struct ctx *c, enum policy_health h, const char *fmt, ...)
-{
-	va_list ap;
-
-	c->out->health = h;
-	va_start(ap, fmt);
-	vsnprintf(c->out->reason, sizeof(c->out->reason), fmt, ap);
-	va_end(ap);
-}
-
-static const char *
-code_or_none(const char *code)
-{
-	return code != NULL && code[0] != '\0' ? code : "no error code";
-}
-
-static const char *
-meaning_of(const char *code)
-{
-	const char *m = task_error_meaning(code);
-
-	return m != NULL ? m : "unknown error";
-}
-
-static bool
-task_is_running(const struct policy_input *in)
-{
-	return in->task_known && (in->state == TASK_RUNNING || in->state == TASK_SYNCING);
-}
-
-/* Reference §3: only Linux file-level tasks resume after the agent restarts. */
-static bool
-task_lost_by_agent_restart(const struct policy_input *in)
-{
-	return in->type == TASK_TYPE_MIGRATE_BLOCK || in->os == TASK_OS_WINDOWS;
-}
-
-/* "target port 8900 down for 42 s", "target ports 8899, 8900 down for …", "target down for …". */
-static void
-target_text(const struct ctx *c, char *buf, size_t len)
-{
-	const struct policy_input *in = c->in;
-	char ports[96] = "", span[32];
-	int64_t since = 0;
-	int ndown = 0;
-
-	if (in->target == POLICY_TARGET_UNKNOWN) {
-		snprintf(buf, len, "target state unknown: waiting for the probes");
-		return;
-	}
-	for (int i = 0; i < in->nports && i < POLICY_MAX_PORTS; i++) {
-		size_t n = strlen(ports);
-
-		if (!in->ports[i].down)
-			continue;
-		snprintf(ports + n, sizeof(ports) - n, "%s%u", ndown > 0 ? ", " : "",
-		    (unsigned)in->ports[i].port);
-		if (since == 0 || (in->ports[i].since_ms != 0 && in->ports[i].since_ms < since))
-			since = in->ports[i].since_ms;
-		ndown++;
-	}
-	if (since == 0)
-		since = in->target_since_ms;
-	fmt_span(since > 0 ? c->now - since : 0, span, sizeof(span));
-	if (ndown == 0)
-		snprintf(buf, len, "target down for %s", span);
-	else
-		snprintf(
-		    buf, len, "target port%s %s down for %s", ndown > 1 ? "s" : "", ports, span);
-}
 
 /* --- budget gate --- */
 
@@ -379,7 +179,7 @@ check_restart(struct ctx *c)
 	}
 	if (st->restart_phase == POLICY_RESTART_NONE)
 		return;
-	if (in->agent == POLICY_AGENT_RUNNING) {
+	if (in->agent == AGENT_RUNNING) {
 		cJSON *d = task_details(c);
 
 		budget_finish(&st->budget, BUDGET_RESTART_AGENT, BUDGET_OK, c->now, in->jitter);
@@ -480,26 +280,26 @@ observe(struct ctx *c)
 	cJSON *d;
 
 	/* Rule 6: an early warning, before SMS fails the task. */
-	if (in->target == POLICY_TARGET_DOWN && !st->target_down_reported && task_is_running(in)) {
+	if (in->target == PORT_DOWN && !st->target_down_reported && task_is_running(in)) {
 		target_text(c, text, sizeof(text));
 		d = task_details(c);
 		add_event(c, EV_TARGET_DOWN, d, "%s while the task is %s", text,
 		    task_state_name(in->state));
 		st->target_down_reported = true;
 		st->target_down_since_ms = in->target_since_ms != 0 ? in->target_since_ms : c->now;
-	} else if (in->target == POLICY_TARGET_UP && st->target_down_reported) {
+	} else if (in->target == PORT_UP && st->target_down_reported) {
 		d = task_details(c);
 		add_event(c, EV_TARGET_UP, d, "target up again after %s down",
 		    fmt_span(c->now - st->target_down_since_ms, span, sizeof(span)));
 		st->target_down_reported = false;
 	}
 
-	if (in->agent == POLICY_AGENT_DEAD && !st->agent_down_reported) {
+	if (in->agent == AGENT_DEAD && !st->agent_down_reported) {
 		d = task_details(c);
 		add_event(c, EV_AGENT_DOWN, d, "SMS-Agent (%s) is not running",
 		    c->cfg->agent_process != NULL ? c->cfg->agent_process : "linuxmain");
 		st->agent_down_reported = true;
-	} else if (in->agent == POLICY_AGENT_RUNNING) {
+	} else if (in->agent == AGENT_RUNNING) {
 		st->agent_down_reported = false;
 	}
 
@@ -558,7 +358,7 @@ policy_agent_mid_retry(const struct policy_input *in, const char *code, int64_t 
 	bool handled = false;
 	int n;
 
-	if (in->agent != POLICY_AGENT_RUNNING || in->agent_retry_max <= 0 || code == NULL)
+	if (in->agent != AGENT_RUNNING || in->agent_retry_max <= 0 || code == NULL)
 		return false;
 	for (size_t i = 0; i < nitems(agent_codes); i++)
 		if (strcmp(code, agent_codes[i]) == 0)
@@ -676,8 +476,13 @@ issue_resume(struct ctx *c)
 }
 
 /* Rules 2 and 3: a failed task. */
+/*
+ * Rule 2, once nothing else stands in the way: the link proven alive (fresh
+ * probes, settled), the agent's own retries done, the cloud answering, the
+ * task seen after an agent restart, and the budget: then one resume.
+ */
 static void
-rule_failure(struct ctx *c)
+resume_when_ready(struct ctx *c)
 {
 	struct policy_state *st = c->st;
 	const struct policy_input *in = c->in;
@@ -685,45 +490,12 @@ rule_failure(struct ctx *c)
 	int64_t until, settled;
 	int retry;
 
-	if (!task_error_is_network(in->error_code)) {
-		set_reason(c, POLICY_HEALTH_FAILED, "task failed with %s (%s): a person is needed",
-		    code_or_none(in->error_code), meaning_of(in->error_code));
-		return;
-	}
-	if (st->needs_recreate) {
-		set_reason(c, POLICY_HEALTH_FAILED,
-		    "the agent was restarted during this %s task: SMS cannot resume it; recreate "
-		    "the task",
-		    in->type == TASK_TYPE_MIGRATE_BLOCK ? "block-level" : task_os_name(in->os));
-		return;
-	}
-	if (!c->cfg->resume) {
-		set_reason(c, POLICY_HEALTH_FAILED,
-		    "task failed with %s; resume = off: a person is needed", in->error_code);
-		return;
-	}
-	/* Rule 5 before the resume (and its confirmation): the task cannot run without its agent. */
-	if (in->agent == POLICY_AGENT_DEAD || st->restart_phase != POLICY_RESTART_NONE) {
-		rule_agent_dead(c);
-		return;
-	}
-	if (st->confirm_pending) {
-		set_reason(c, POLICY_HEALTH_DEGRADED, "waiting for RUNNING after resume: %s of %s",
-		    fmt_span(c->now - st->confirm_since_ms, span, sizeof(span)),
-		    fmt_span((int64_t)c->cfg->confirm_ms, span2, sizeof(span2)));
-		wake_at(c, st->confirm_since_ms + (int64_t)c->cfg->confirm_ms);
-		return;
-	}
-	if (in->resume_in_flight) {
-		set_reason(c, POLICY_HEALTH_DEGRADED, "resume request under way");
-		return;
-	}
-	if (in->agent != POLICY_AGENT_RUNNING) {
+	if (in->agent != AGENT_RUNNING) {
 		set_reason(c, POLICY_HEALTH_DEGRADED,
 		    "agent state unknown: waiting to see it before resuming");
 		return;
 	}
-	if (in->target == POLICY_TARGET_DOWN) {
+	if (in->target == PORT_DOWN) {
 		target_text(c, text, sizeof(text));
 		set_reason(c, POLICY_HEALTH_DEGRADED, "%s", text);
 		return;
@@ -733,7 +505,7 @@ rule_failure(struct ctx *c)
 	 * up-since from before it is the hysteresis remembering a link that
 	 * SMS has just found dead. Settle counts from the fresh up.
 	 */
-	if (in->target != POLICY_TARGET_UP || in->target_since_ms < st->failure_since_ms) {
+	if (in->target != PORT_UP || in->target_since_ms < st->failure_since_ms) {
 		set_reason(c, POLICY_HEALTH_DEGRADED,
 		    "waiting for fresh probes after the failure (%d success%s on every port)",
 		    c->cfg->rise, c->cfg->rise == 1 ? "" : "es");
@@ -754,12 +526,12 @@ rule_failure(struct ctx *c)
 		wake_at(c, until);
 		return;
 	}
-	if (in->cloud == POLICY_CLOUD_UNREACHABLE) {
+	if (in->cloud == CLOUD_UNREACHABLE) {
 		set_reason(
 		    c, POLICY_HEALTH_DEGRADED, "cloud unreachable: resuming when it answers");
 		return;
 	}
-	if (in->cloud == POLICY_CLOUD_AUTH_FAILED) {
+	if (in->cloud == CLOUD_AUTH_FAILED) {
 		set_reason(c, POLICY_HEALTH_FAILED,
 		    "cloud refused our credentials: cannot resume (a person is needed)");
 		return;
@@ -773,6 +545,49 @@ rule_failure(struct ctx *c)
 	if (!budget_gate(c, "resume"))
 		return;
 	issue_resume(c);
+}
+
+static void
+rule_failure(struct ctx *c)
+{
+	struct policy_state *st = c->st;
+	const struct policy_input *in = c->in;
+	char span[32], span2[32];
+
+	if (!task_error_is_network(in->error_code)) {
+		set_reason(c, POLICY_HEALTH_FAILED, "task failed with %s (%s): a person is needed",
+		    code_or_none(in->error_code), meaning_of(in->error_code));
+		return;
+	}
+	if (st->needs_recreate) {
+		set_reason(c, POLICY_HEALTH_FAILED,
+		    "the agent was restarted during this %s task: SMS cannot resume it; recreate "
+		    "the task",
+		    in->type == TASK_TYPE_MIGRATE_BLOCK ? "block-level" : task_os_name(in->os));
+		return;
+	}
+	if (!c->cfg->resume) {
+		set_reason(c, POLICY_HEALTH_FAILED,
+		    "task failed with %s; resume = off: a person is needed", in->error_code);
+		return;
+	}
+	/* Rule 5 before the resume (and its confirmation): the task cannot run without its agent. */
+	if (in->agent == AGENT_DEAD || st->restart_phase != POLICY_RESTART_NONE) {
+		rule_agent_dead(c);
+		return;
+	}
+	if (st->confirm_pending) {
+		set_reason(c, POLICY_HEALTH_DEGRADED, "waiting for RUNNING after resume: %s of %s",
+		    fmt_span(c->now - st->confirm_since_ms, span, sizeof(span)),
+		    fmt_span((int64_t)c->cfg->confirm_ms, span2, sizeof(span2)));
+		wake_at(c, st->confirm_since_ms + (int64_t)c->cfg->confirm_ms);
+		return;
+	}
+	if (in->resume_in_flight) {
+		set_reason(c, POLICY_HEALTH_DEGRADED, "resume request under way");
+		return;
+	}
+	resume_when_ready(c);
 }
 
 static void
@@ -817,7 +632,7 @@ decide(struct ctx *c)
 		set_reason(c, POLICY_HEALTH_OK, "task finished (%s)", task_state_name(in->state));
 		return;
 	}
-	if (in->agent == POLICY_AGENT_DEAD || st->restart_phase != POLICY_RESTART_NONE) {
+	if (in->agent == AGENT_DEAD || st->restart_phase != POLICY_RESTART_NONE) {
 		rule_agent_dead(c);
 		return;
 	}
@@ -825,7 +640,7 @@ decide(struct ctx *c)
 		set_reason(c, POLICY_HEALTH_DEGRADED, "waiting for RUNNING after resume");
 		return;
 	}
-	if (task_is_running(in) && in->target == POLICY_TARGET_DOWN) {
+	if (task_is_running(in) && in->target == PORT_DOWN) {
 		target_text(c, text, sizeof(text));
 		set_reason(c, POLICY_HEALTH_DEGRADED, "%s while the task is %s", text,
 		    task_state_name(in->state));
@@ -853,11 +668,11 @@ cloud_overlay(struct ctx *c)
 {
 	char text[POLICY_REASON_MAX];
 
-	if (c->in->cloud == POLICY_CLOUD_AUTH_FAILED && c->out->health != POLICY_HEALTH_FAILED) {
+	if (c->in->cloud == CLOUD_AUTH_FAILED && c->out->health != POLICY_HEALTH_FAILED) {
 		snprintf(text, sizeof(text), "%s", c->out->reason);
 		set_reason(c, POLICY_HEALTH_FAILED,
 		    "cloud refused our credentials: a person is needed (%s)", text);
-	} else if (c->in->cloud == POLICY_CLOUD_UNREACHABLE && c->out->health == POLICY_HEALTH_OK) {
+	} else if (c->in->cloud == CLOUD_UNREACHABLE && c->out->health == POLICY_HEALTH_OK) {
 		snprintf(text, sizeof(text), "%s", c->out->reason);
 		set_reason(c, POLICY_HEALTH_DEGRADED, "cloud unreachable (last seen: %s)", text);
 	}
@@ -909,14 +724,14 @@ policy_decide(struct policy_state *st, const struct policy_input *in, const stru
 }
 
 int
-policy_action_done(struct policy_state *st, enum policy_action_kind kind, enum policy_result result,
+policy_action_done(struct policy_state *st, enum policy_action_kind kind, enum obs_outcome result,
     const char *detail, int64_t now_ms, int jitter)
 {
 	switch (kind) {
 	case ACT_RESUME_TASK:
 		if (!st->confirm_pending)
 			return -ENOENT;
-		if (result != POLICY_DONE_FAILED)
+		if (result != OBS_DONE_FAILED)
 			return 0; /* accepted (or maybe): the confirmation decides */
 		budget_finish(&st->budget, BUDGET_RESUME, BUDGET_FAILED, now_ms, jitter);
 		st->confirm_pending = false;
@@ -925,7 +740,7 @@ policy_action_done(struct policy_state *st, enum policy_action_kind kind, enum p
 	case ACT_RESTART_AGENT:
 		if (st->restart_phase == POLICY_RESTART_NONE)
 			return -ENOENT;
-		if (result != POLICY_DONE_FAILED) {
+		if (result != OBS_DONE_FAILED) {
 			st->restart_phase = POLICY_RESTART_AWAITING;
 			return 0;
 		}
@@ -937,228 +752,5 @@ policy_action_done(struct policy_state *st, enum policy_action_kind kind, enum p
 		return -EINVAL;
 	}
 	util_strlcpy(st->report_detail, detail != NULL ? detail : "", sizeof(st->report_detail));
-	return 0;
-}
-
-void
-policy_state_init(struct policy_state *st, const struct config *cfg)
-{
-	memset(st, 0, sizeof(*st));
-	if (cfg != NULL)
-		budget_init(&st->budget, cfg->budget_actions, cfg->budget_window_ms,
-		    cfg->backoff_min_ms, cfg->backoff_max_ms);
-}
-
-void
-policy_pause(struct policy_state *st, int64_t until_ms)
-{
-	st->paused = true;
-	st->paused_until_ms = until_ms > 0 ? until_ms : 0;
-}
-
-void
-policy_operator_resume(struct policy_state *st, int64_t now_ms)
-{
-	st->paused = false;
-	st->paused_until_ms = 0;
-	st->exhausted_reported = false;
-	budget_forgive(&st->budget, now_ms);
-}
-
-void
-policy_decision_clear(struct policy_decision *d)
-{
-	for (int i = 0; i < d->nactions; i++) {
-		cJSON_Delete(d->actions[i].details);
-		d->actions[i].details = NULL;
-	}
-}
-
-cJSON *
-policy_action_take_details(struct policy_action *a)
-{
-	cJSON *d = a->details;
-
-	a->details = NULL;
-	return d;
-}
-
-/* --- persistence --- */
-
-static void
-add_time_s(cJSON *o, const char *key, int64_t ms)
-{
-	if (ms > 0)
-		cJSON_AddNumberToObject(o, key, (double)(ms / 1000));
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
-cJSON *
-policy_status_json(const struct policy_state *st, int64_t now_ms)
-{
-	struct budget_status bs;
-	cJSON *o = cJSON_CreateObject();
-
-	budget_allowed(&st->budget, now_ms, &bs);
-	cJSON_AddNumberToObject(o, "actions_in_window", bs.in_window);
-	cJSON_AddNumberToObject(o, "budget", bs.max_actions);
-	add_time_s(o, "next_allowed", bs.allowed ? 0 : bs.next_ms);
-	if (st->budget.count > 0) {
-		const struct budget_entry *e = &st->budget.hist[st->budget.count - 1];
-		cJSON *la = cJSON_AddObjectToObject(o, "last_action");
-
-		cJSON_AddStringToObject(la, "action", budget_kind_name(e->kind));
-		cJSON_AddNumberToObject(la, "time", (double)(e->time_ms / 1000));
-		cJSON_AddStringToObject(la, "outcome", budget_outcome_name(e->outcome));
-	} else {
-		cJSON_AddNullToObject(o, "last_action");
-	}
-	cJSON_AddNumberToObject(o, "failures", bs.failures);
-	add_time_s(o, "backoff_until", bs.backing_off ? st->budget.backoff_until_ms : 0);
-	cJSON_AddBoolToObject(o, "paused", st->paused);
-	add_time_s(o, "paused_until", st->paused ? st->paused_until_ms : 0);
-	return o;
-}
-
-cJSON *
-policy_state_to_json(const struct policy_state *st)
-{
-	cJSON *o = cJSON_CreateObject(), *x;
-
-	cJSON_AddBoolToObject(o, "paused", st->paused);
-	cJSON_AddNumberToObject(o, "paused_until_ms", (double)st->paused_until_ms);
-	cJSON_AddStringToObject(o, "task_id", st->task_id);
-	if (st->failure_active) {
-		x = cJSON_AddObjectToObject(o, "failure");
-		cJSON_AddStringToObject(x, "key", st->failure_key);
-		cJSON_AddStringToObject(x, "code", st->failure_code);
-		cJSON_AddNumberToObject(x, "since_ms", (double)st->failure_since_ms);
-		cJSON_AddBoolToObject(x, "reported", st->failure_reported);
-		cJSON_AddNumberToObject(x, "attempts", st->failure_attempts);
-	}
-	if (st->confirm_pending)
-		cJSON_AddNumberToObject(o, "confirm_since_ms", (double)st->confirm_since_ms);
-	if (st->restart_phase != POLICY_RESTART_NONE) {
-		x = cJSON_AddObjectToObject(o, "restart");
-		cJSON_AddStringToObject(x, "phase",
-		    st->restart_phase == POLICY_RESTART_RUNNING ? "running" : "awaiting");
-		cJSON_AddNumberToObject(x, "since_ms", (double)st->restart_since_ms);
-	}
-	cJSON_AddBoolToObject(o, "needs_recreate", st->needs_recreate);
-	cJSON_AddNumberToObject(o, "agent_restarted_ms", (double)st->agent_restarted_ms);
-	x = cJSON_AddObjectToObject(o, "reported");
-	cJSON_AddBoolToObject(x, "target_down", st->target_down_reported);
-	cJSON_AddNumberToObject(x, "target_down_since_ms", (double)st->target_down_since_ms);
-	cJSON_AddBoolToObject(x, "agent_down", st->agent_down_reported);
-	cJSON_AddBoolToObject(x, "exhausted", st->exhausted_reported);
-	cJSON_AddBoolToObject(x, "finished", st->finished_reported);
-	x = cJSON_AddObjectToObject(o, "report");
-	cJSON_AddBoolToObject(x, "resume_refused", st->report_resume_refused);
-	cJSON_AddBoolToObject(x, "restart_failed", st->report_restart_failed);
-	cJSON_AddStringToObject(x, "detail", st->report_detail);
-	cJSON_AddItemToObject(o, "budget", budget_to_json(&st->budget));
-	return o;
-}
-
-static bool
-get_bool(const cJSON *o, const char *key)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
-}
-
-/* A time in ms, pulled back to now when in the future; 0 when absent or bad. */
-static int64_t
-get_time(const cJSON *o, const char *key, int64_t now_ms)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	int64_t t;
-
-	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < 1e15))
-		return 0;
-	t = (int64_t)v->valuedouble;
-	return t > now_ms ? now_ms : t;
-}
-
-/* Copies a string field when it fits; false (dst untouched) otherwise. */
-static bool
-get_string(const cJSON *o, const char *key, char *dst, size_t len)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-
-	if (s == NULL || strlen(s) >= len)
-		return false;
-	memcpy(dst, s, strlen(s) + 1);
-	return true;
-}
-
-int
-policy_state_from_json(struct policy_state *st, const cJSON *obj, int64_t now_ms)
-{
-	struct budget limits = st->budget;
-	const cJSON *x, *v;
-
-	memset(st, 0, sizeof(*st));
-	budget_configure(&st->budget, limits.max_actions, (uint64_t)limits.window_ms,
-	    (uint64_t)limits.backoff_min_ms, (uint64_t)limits.backoff_max_ms);
-	if (!cJSON_IsObject(obj))
-		return -EINVAL;
-
-	st->paused = get_bool(obj, "paused");
-	if (st->paused) {
-		/* A pause deadline is the operator's: keep it even if it is in the future. */
-		v = cJSON_GetObjectItemCaseSensitive(obj, "paused_until_ms");
-		if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15)
-			st->paused_until_ms = (int64_t)v->valuedouble;
-	}
-	get_string(obj, "task_id", st->task_id, sizeof(st->task_id));
-
-	x = cJSON_GetObjectItemCaseSensitive(obj, "failure");
-	if (cJSON_IsObject(x) && get_string(x, "key", st->failure_key, sizeof(st->failure_key))) {
-		st->failure_active = true;
-		get_string(x, "code", st->failure_code, sizeof(st->failure_code));
-		st->failure_since_ms = get_time(x, "since_ms", now_ms);
-		if (st->failure_since_ms == 0)
-			st->failure_since_ms = now_ms;
-		st->failure_reported = get_bool(x, "reported");
-		v = cJSON_GetObjectItemCaseSensitive(x, "attempts");
-		if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e6)
-			st->failure_attempts = (int)v->valuedouble;
-	}
-	/*
-	 * A resume or restart issued before a crash may have happened: keep
-	 * waiting for its confirmation rather than issuing it again.
-	 */
-	st->confirm_since_ms = get_time(obj, "confirm_since_ms", now_ms);
-	st->confirm_pending = st->confirm_since_ms != 0;
-	x = cJSON_GetObjectItemCaseSensitive(obj, "restart");
-	if (cJSON_IsObject(x)) {
-		const char *ph = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "phase"));
-
-		st->restart_since_ms = get_time(x, "since_ms", now_ms);
-		if (ph != NULL && st->restart_since_ms != 0) {
-			if (strcmp(ph, "running") == 0)
-				st->restart_phase = POLICY_RESTART_RUNNING;
-			else if (strcmp(ph, "awaiting") == 0)
-				st->restart_phase = POLICY_RESTART_AWAITING;
-		}
-	}
-	st->needs_recreate = get_bool(obj, "needs_recreate");
-	st->agent_restarted_ms = get_time(obj, "agent_restarted_ms", now_ms);
-	x = cJSON_GetObjectItemCaseSensitive(obj, "reported");
-	if (cJSON_IsObject(x)) {
-		st->target_down_reported = get_bool(x, "target_down");
-		st->target_down_since_ms = get_time(x, "target_down_since_ms", now_ms);
-		st->agent_down_reported = get_bool(x, "agent_down");
-		st->exhausted_reported = get_bool(x, "exhausted");
-		st->finished_reported = get_bool(x, "finished");
-	}
-	x = cJSON_GetObjectItemCaseSensitive(obj, "report");
-	if (cJSON_IsObject(x)) {
-		st->report_resume_refused = get_bool(x, "resume_refused");
-		st->report_restart_failed = get_bool(x, "restart_failed");
-		get_string(x, "detail", st->report_detail, sizeof(st->report_detail));
-	}
-	budget_from_json(&st->budget, cJSON_GetObjectItemCaseSensitive(obj, "budget"), now_ms);
 	return 0;
 }

@@ -104,6 +104,7 @@ struct probe_set {
 };
 
 static void prober_start_attempt(struct prober *p);
+static void probe_report(struct probe_set *ps);
 
 static void
 set_unref(struct probe_set *ps)
@@ -159,6 +160,24 @@ set_update_target(struct probe_set *ps)
 	}
 }
 
+/* The target as a value: its state and every port's, for the engine. */
+static void
+probe_report(struct probe_set *ps)
+{
+	struct observation o = {.kind = OBS_TARGET, .time_ms = util_wall_ms()};
+	struct obs_target *t = &o.u.target;
+
+	t->state = ps->target_state;
+	t->since_ms = ps->target_since_wall_ms;
+	for (int i = 0; i < ps->nports && t->nports < OBS_MAX_PORTS; i++) {
+		t->ports[t->nports].port = ps->probers[i]->info.port;
+		t->ports[t->nports].state = ps->probers[i]->info.state;
+		t->ports[t->nports].since_ms = ps->probers[i]->info.since_wall_ms;
+		t->nports++;
+	}
+	observer_report(&ps->obs, &o);
+}
+
 static void
 prober_record(struct prober *p, int err, double latency_ms)
 {
@@ -187,7 +206,7 @@ prober_record(struct prober *p, int err, double latency_ms)
 		log_info("%s port %u is %s (%s: %s)", ps->address, in->port,
 		    hysteresis_state_name(in->state), hysteresis_class_name(cls), strerror(err));
 	set_update_target(ps);
-	observer_changed(&ps->obs, OBS_TARGET);
+	probe_report(ps);
 }
 
 static void
@@ -574,7 +593,7 @@ probe_set_target(struct probe_set *ps, const char *address, const uint16_t *port
 		set_stop_all(ps);
 		ps->address[0] = '\0';
 		set_update_target(ps);
-		observer_changed(&ps->obs, OBS_TARGET);
+		probe_report(ps);
 		return 0;
 	}
 	if (n > PROBE_MAX_PORTS || strlen(address) >= sizeof(ps->address))
@@ -603,7 +622,7 @@ probe_set_target(struct probe_set *ps, const char *address, const uint16_t *port
 	    ps->address, n, n == 1 ? "" : "s", (unsigned long long)ps->interval_ms,
 	    (unsigned long long)ps->timeout_ms, ps->fall, ps->rise);
 	set_update_target(ps);
-	observer_changed(&ps->obs, OBS_TARGET);
+	probe_report(ps);
 	return 0;
 }
 
@@ -695,7 +714,7 @@ probe_distrust(struct probe_set *ps)
 		prober_start_attempt(ps->probers[i]);
 	}
 	if (changed)
-		observer_changed(&ps->obs, OBS_TARGET);
+		probe_report(ps);
 }
 
 enum port_state

@@ -53,7 +53,16 @@ spread(uint64_t ms)
 static void
 report_task(struct taskpoll *p)
 {
-	observer_changed(&p->obs, OBS_TASK);
+	struct observation o = {.time_ms = util_wall_ms()};
+
+	if (p->have_task) {
+		o.kind = OBS_TASK;
+		o.u.task.task = p->task;
+		o.u.task.polled_ms = p->polled_at_ms;
+	} else {
+		o.kind = OBS_TASK_LOST;
+	}
+	observer_report(&p->obs, &o);
 }
 
 /* ------------------------------------------------------------ schedule */

@@ -28,12 +28,6 @@
 #include "smsguard/gprop.h"
 #include "smsguard/observe.h"
 
-enum agent_state {
-	AGENT_UNKNOWN = 0, /* not scanned yet */
-	AGENT_RUNNING,
-	AGENT_DEAD,
-};
-
 struct agent;
 
 /*

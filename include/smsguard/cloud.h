@@ -67,14 +67,6 @@ enum cloud_result {
 	CLOUD_RES_COUNT,
 };
 
-enum cloud_state {
-	CLOUD_UNKNOWN = 0, /* nothing answered yet */
-	CLOUD_OK,
-	CLOUD_UNREACHABLE,
-	CLOUD_AUTH_FAILED,
-	CLOUD_THROTTLED,
-};
-
 /* "show_task", "list_tasks", "list_sources", "task_action", "show_speed_limit", … */
 const char *cloud_api_name(enum cloud_api api);
 /* "ok", "client_error", "auth", "throttled", "server_error", "bad_response", "timeout", … */
@@ -109,8 +101,8 @@ int cloud_new(uv_loop_t *loop, const struct config *cfg, const struct credential
 bool cloud_reconfigure(struct cloud *c, const struct config *cfg, const struct credentials *cr);
 /*
  * Calls in flight are dropped without their callbacks; cb runs once what the
- * client owns is closed (the transport it made, the old API's poller), at
- * once when it owns nothing that closes asynchronously.
+ * client owns is closed (the transport it made), at once when it owns
+ * nothing that closes asynchronously.
  */
 void cloud_close(struct cloud *c, void (*cb)(void *arg), void *arg);
 
@@ -120,10 +112,10 @@ uint64_t cloud_requests(const struct cloud *c, enum cloud_api api, enum cloud_re
 /*
  * Fills the status object's "cloud" keys the client knows (state last_ok
  * errors last_error failures, and silent_until / throttled_until while they
- * run; DESIGN.md §5.8). Keys already present are replaced. task_obj is for
- * the old API's poller only (see below); NULL is fine.
+ * run; DESIGN.md §5.8). Keys already present are replaced; the task poller
+ * adds its own (taskpoll_status_json).
  */
-void cloud_status_json(const struct cloud *c, cJSON *task_obj, cJSON *cloud_obj);
+void cloud_status_json(const struct cloud *c, cJSON *cloud_obj);
 
 /* ----------------------------------------------------------- any call */
 
@@ -206,35 +198,5 @@ int cloud_show_speed_limits(struct cloud *c, const char *task_id, cloud_limits_c
 /* SMN publish to cfg->smn_topic (endpoint cfg->smn_endpoint or https://smn.<region>.myhuaweicloud.com). */
 int cloud_smn_publish(
     struct cloud *c, const char *subject, const char *message, cloud_done_cb cb, void *arg);
-
-/* ------------------------------------------------------------ old API */
-
-/*
- * The calls of the days when the client polled the task itself, kept until
- * daemon.c and recovery.c own a task poller (taskpoll.h): they drive one the
- * client makes on first use, and closes, reconfigures and shows in status
- * with itself (cloud-compat.c). Each names its replacement.
- */
-struct taskpoll;
-/* The old API's poller, made on first use (NULL if it could not be made). */
-struct taskpoll *cloud_poller(struct cloud *c);
-/* The same, or NULL when none was made yet. */
-const struct taskpoll *cloud_poller_peek(const struct cloud *c);
-
-void cloud_start(struct cloud *c);                                   /* taskpoll_start */
-void cloud_poll_now(struct cloud *c);                                /* taskpoll_poll_now */
-void cloud_set_poll_interval(struct cloud *c, uint64_t interval_ms); /* taskpoll_set_interval */
-const struct sms_task *cloud_task(const struct cloud *c);            /* taskpoll_task */
-const char *cloud_task_id(const struct cloud *c);                    /* taskpoll_task_id */
-int64_t cloud_polled_at_ms(const struct cloud *c);                   /* taskpoll_polled_at_ms */
-cJSON *cloud_state_json(const struct cloud *c);                      /* taskpoll_state_json */
-void cloud_restore(struct cloud *c, const cJSON *state);             /* taskpoll_restore */
-/* cloud_action on the poller's task. */
-int cloud_task_action(struct cloud *c, const char *operation, cloud_done_cb cb, void *arg);
-/* cloud_update_speed_limits on the poller's task. */
-int cloud_set_speed_limits(
-    struct cloud *c, const struct schedule_period *periods, int n, cloud_done_cb cb, void *arg);
-/* cloud_show_speed_limits on the poller's task. */
-int cloud_get_speed_limits(struct cloud *c, cloud_limits_cb cb, void *arg);
 
 #endif

@@ -58,6 +58,7 @@
 #include "smsguard/budget.h"
 #include "smsguard/config.h"
 #include "smsguard/events.h"
+#include "smsguard/observe.h"
 #include "smsguard/task.h"
 
 #define POLICY_TASK_ID_MAX 64 /* SMS task ids are at most 36 chars */
@@ -69,24 +70,6 @@
 #define POLICY_DETAIL_MAX 128
 /* Polling interval while a resume or an agent restart awaits confirmation (capped by `poll`). */
 #define POLICY_POLL_FAST_MS 5000
-
-enum policy_target {
-	POLICY_TARGET_UNKNOWN = 0, /* counts as not up: nothing is resumed on a guess */
-	POLICY_TARGET_DOWN,
-	POLICY_TARGET_UP,
-};
-
-enum policy_agent {
-	POLICY_AGENT_UNKNOWN = 0,
-	POLICY_AGENT_DEAD,
-	POLICY_AGENT_RUNNING,
-};
-
-enum policy_cloud {
-	POLICY_CLOUD_OK = 0,
-	POLICY_CLOUD_UNREACHABLE,
-	POLICY_CLOUD_AUTH_FAILED,
-};
 
 enum policy_health {
 	POLICY_HEALTH_OK = 0,   /* running normally, or finished */
@@ -118,13 +101,13 @@ struct policy_input {
 	int64_t polled_ms;
 
 	/* The target, from the probes. */
-	enum policy_target target;
+	enum port_state target;
 	int64_t target_since_ms; /* when it became what it is */
 	int nports;
 	struct policy_port ports[POLICY_MAX_PORTS];
 
 	/* The agent, from the agent watcher and its g-property.cfg. */
-	enum policy_agent agent;
+	enum agent_state agent;
 	int64_t agent_since_ms;
 	int agent_retry_max;             /* auto_start_max_retry_times; <= 0 = not configured */
 	int64_t agent_retry_interval_ms; /* auto_start_interval_seconds × 1000 */
@@ -141,7 +124,7 @@ struct policy_input {
 	bool resume_in_flight;
 	bool agent_restart_in_flight;
 
-	enum policy_cloud cloud;
+	enum cloud_state cloud;
 
 	/*
 	 * A random number in [-1000, 1000] for the backoff's jitter, should one
@@ -233,12 +216,6 @@ struct policy_state {
 	bool finished_reported;
 };
 
-enum policy_result {
-	POLICY_DONE_OK = 0,  /* resume POST accepted / restart command succeeded */
-	POLICY_DONE_FAILED,  /* refused, or the command failed: it did not happen */
-	POLICY_DONE_UNKNOWN, /* a timeout or a transport error: it may have happened */
-};
-
 /* A fresh state (not paused, empty budget with cfg's limits; cfg may be NULL). */
 void policy_state_init(struct policy_state *st, const struct config *cfg);
 
@@ -259,7 +236,7 @@ void policy_decide(struct policy_state *st, const struct policy_input *in, const
  * when no such action was awaited (nothing changes).
  */
 int policy_action_done(struct policy_state *st, enum policy_action_kind kind,
-    enum policy_result result, const char *detail, int64_t now_ms, int jitter);
+    enum obs_outcome result, const char *detail, int64_t now_ms, int jitter);
 
 /* `smsguardctl pause [DURATION]`: until_ms 0 = until resumed. */
 void policy_pause(struct policy_state *st, int64_t until_ms);

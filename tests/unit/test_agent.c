@@ -42,9 +42,10 @@ struct fixture {
 };
 
 static void
-on_changed(void *arg, enum obs_source src)
+on_report(void *arg, const struct observation *o)
 {
-	((struct fixture *)arg)->changes++;
+	if (o->kind == OBS_AGENT)
+		((struct fixture *)arg)->changes++;
 }
 
 static void
@@ -136,7 +137,7 @@ setup(void **state)
 	f->creds.ak = "AKTESTVALUE0123";
 	f->creds.sk = "SKtestSecretValue0123456789";
 	f->obs.arg = f;
-	f->obs.changed = on_changed;
+	f->obs.report = on_report;
 	assert_int_equal(agent_new(&f->loop, &f->cfg, &f->creds, &f->obs, &f->ag), 0);
 	f->saved_stderr = -1;
 	*state = f;

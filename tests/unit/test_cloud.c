@@ -1,10 +1,8 @@
 /*
  * The cloud client on a real loop with a fake transport (fake_transport.h):
  * how its calls are answered, the silences every call obeys, and the
- * backoff its users report to. The first tests drive the old API, whose
- * poller polls at the interval the policy sets (cloud_set_poll_interval),
- * not only at `poll` or `poll_idle`; intervals are scaled down (a "fast"
- * 150 ms against a `poll_idle` of a minute), so each check has a wide margin.
+ * backoff its users report to. The poll schedule (the interval the policy
+ * sets) is tested with the poller, in test_taskpoll.c.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -67,13 +65,13 @@ route(struct fake *f, const char *url, struct fake_answer *a)
 }
 
 static void
-on_changed(void *arg, enum obs_source src)
+on_report(void *arg, const struct observation *o)
 {
 	struct fixture *fx = arg;
 
-	if (src == OBS_TASK)
+	if (o->kind == OBS_TASK)
 		fx->snapshots++;
-	if (src == OBS_CLOUD)
+	if (o->kind == OBS_CLOUD)
 		fx->cloud_changes++;
 }
 
@@ -106,7 +104,7 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct observer obs = {.arg = fx, .changed = on_changed, .event = on_event};
+	struct observer obs = {.arg = fx, .report = on_report, .event = on_event};
 
 	uv_loop_init(&fx->loop);
 	fx->cfg = config_new_defaults();
@@ -148,81 +146,6 @@ teardown(void **state)
 	free(fx);
 	return 0;
 }
-
-/* Runs the loop until n ShowTask requests were seen or limit_ms passed. */
-static void
-run_until_polls(struct fixture *fx, int n, uint64_t limit_ms)
-{
-	uint64_t start;
-
-	uv_update_time(&fx->loop);
-	start = uv_now(&fx->loop);
-	while (fx->fake.nseen < n && uv_now(&fx->loop) - start < limit_ms)
-		uv_run(&fx->loop, UV_RUN_ONCE);
-	assert_true(fx->fake.nseen >= n);
-}
-
-static void
-test_polls_at_the_interval_the_policy_sets(void **state)
-{
-	struct fixture *fx = *state;
-	cloud_start(fx->c);
-	run_until_polls(fx, 1, 5000); /* the first poll is at once */
-	/* A minute's `poll`: without the policy's number the next poll is far away. */
-	cloud_set_poll_interval(fx->c, 150);
-	run_until_polls(fx, 4, 10000);
-	for (int i = 1; i < 4; i++) {
-		uint64_t gap = fx->fake.seen_ms[i] - fx->fake.seen_ms[i - 1];
-
-		/* 150 ms ± 10 % jitter; a busy machine can only make it later, never a minute. */
-		assert_true(gap >= 130);
-		assert_true(gap < 10000);
-	}
-}
-
-static void
-test_a_shorter_interval_brings_the_scheduled_poll_forward(void **state)
-{
-	struct fixture *fx = *state;
-	uint64_t asked;
-
-	cloud_start(fx->c);
-	run_until_polls(fx, 1, 5000);
-	/* Let the answer arrive: the next poll is now scheduled a minute away. */
-	while (fx->snapshots < 1)
-		uv_run(&fx->loop, UV_RUN_ONCE);
-	uv_update_time(&fx->loop);
-	asked = uv_now(&fx->loop);
-	cloud_set_poll_interval(fx->c, 200);
-	run_until_polls(fx, 2, 10000);
-	assert_true(fx->fake.seen_ms[1] - asked < 10000);
-}
-
-static void
-test_zero_goes_back_to_the_task_states_interval(void **state)
-{
-	struct fixture *fx = *state;
-	cJSON *task = cJSON_CreateObject(), *cl = cJSON_CreateObject();
-
-	cloud_start(fx->c);
-	run_until_polls(fx, 1, 5000);
-	while (fx->snapshots < 1)
-		uv_run(&fx->loop, UV_RUN_ONCE);
-	cloud_set_poll_interval(fx->c, 5000);
-	cloud_status_json(fx->c, task, cl);
-	assert_int_equal(cJSON_GetObjectItem(cl, "poll_interval_s")->valuedouble, 5);
-	cloud_set_poll_interval(fx->c, 0);
-	cJSON_Delete(task);
-	cJSON_Delete(cl);
-	task = cJSON_CreateObject();
-	cl = cJSON_CreateObject();
-	cloud_status_json(fx->c, task, cl);
-	assert_int_equal(cJSON_GetObjectItem(cl, "poll_interval_s")->valuedouble, 60);
-	cJSON_Delete(task);
-	cJSON_Delete(cl);
-}
-
-/* ------------------------------------------------------------ the client */
 
 static void
 on_done(void *arg, int rc, const struct sms_error *err)
@@ -457,12 +380,6 @@ main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(
-	        test_polls_at_the_interval_the_policy_sets, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_a_shorter_interval_brings_the_scheduled_poll_forward, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_zero_goes_back_to_the_task_states_interval, setup, teardown),
 	    T(test_an_action_is_signed_sent_and_answered),
 	    T(test_an_action_without_a_task_is_refused),
 	    T(test_a_404_answers_with_enoent_and_is_counted_a_client_error),

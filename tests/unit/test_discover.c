@@ -124,15 +124,13 @@ route(struct fake *f, const char *url, struct fake_answer *a)
 }
 
 static void
-on_changed(void *arg, enum obs_source src)
+on_report(void *arg, const struct observation *o)
 {
 	struct fixture *fx = arg;
-	const struct sms_task *t;
 
-	if (src == OBS_TASK && fx->p != NULL && (t = taskpoll_task(fx->p)) != NULL)
-		util_strlcpy(fx->last_snapshot, t->id, sizeof(fx->last_snapshot));
+	if (o->kind == OBS_TASK)
+		util_strlcpy(fx->last_snapshot, o->u.task.task.id, sizeof(fx->last_snapshot));
 }
-
 static void
 on_event(void *arg, enum event_type type, cJSON *details, const char *message)
 {
@@ -170,7 +168,7 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct observer obs = {.arg = fx, .changed = on_changed, .event = on_event};
+	struct observer obs = {.arg = fx, .report = on_report, .event = on_event};
 	size_t hlen = sizeof(fx->host_name);
 
 	uv_loop_init(&fx->loop);
@@ -320,7 +318,7 @@ test_a_host_sms_does_not_know_ends_the_search_with_nothing_found(void **state)
 	assert_int_equal(fx->res, CLOUD_RES_OK);
 	assert_string_equal(fx->found, "");
 	assert_int_equal(fake_count(&fx->fake, TASKS), 0);
-	cloud_status_json(fx->c, NULL, cl);
+	cloud_status_json(fx->c, cl);
 	assert_string_equal(
 	    cJSON_GetObjectItem(cl, "last_error")->valuestring, "no SMS task found for this host");
 	cJSON_Delete(cl);
@@ -393,7 +391,7 @@ static void
 test_the_poller_discovers_again_when_the_discovered_task_is_gone(void **state)
 {
 	struct fixture *fx = *state;
-	struct observer obs = {.arg = fx, .changed = on_changed, .event = on_event};
+	struct observer obs = {.arg = fx, .report = on_report, .event = on_event};
 	cJSON *known = cJSON_Parse("{\"task_id\":\"run-gone\"}");
 	uint64_t start;
 

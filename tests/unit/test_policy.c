@@ -68,13 +68,13 @@ setup(void **state)
 	f->in.type = TASK_TYPE_MIGRATE_FILE;
 	f->in.os = TASK_OS_LINUX;
 	f->in.task_start_ms = T0 - 2 * HOUR;
-	f->in.target = POLICY_TARGET_UP;
+	f->in.target = PORT_UP;
 	f->in.target_since_ms = T0 - HOUR;
 	f->in.nports = 1;
 	f->in.ports[0].port = 22;
-	f->in.agent = POLICY_AGENT_RUNNING;
+	f->in.agent = AGENT_RUNNING;
 	f->in.agent_since_ms = T0 - HOUR;
-	f->in.cloud = POLICY_CLOUD_OK;
+	f->in.cloud = CLOUD_OK;
 	*state = f;
 	return 0;
 }
@@ -164,7 +164,7 @@ run_task(struct fx *f)
 static void
 port_down(struct fx *f, uint16_t port, int64_t since)
 {
-	f->in.target = POLICY_TARGET_DOWN;
+	f->in.target = PORT_DOWN;
 	f->in.target_since_ms = since;
 	f->in.nports = 2;
 	f->in.ports[0].port = 22;
@@ -177,7 +177,7 @@ port_down(struct fx *f, uint16_t port, int64_t since)
 static void
 target_up(struct fx *f, int64_t since)
 {
-	f->in.target = POLICY_TARGET_UP;
+	f->in.target = PORT_UP;
 	f->in.target_since_ms = since;
 	for (int i = 0; i < f->in.nports; i++)
 		f->in.ports[i].down = false;
@@ -337,7 +337,7 @@ test_network_failure_during_confirmation_needs_fresh_probes_again(void **state)
 	int64_t failed_again;
 
 	fail_and_resume(f);
-	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0);
+	policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_OK, NULL, f->now, 0);
 	f->now += 20 * SEC;
 	f->in.task_start_ms = f->now - 5 * SEC; /* SMS restarted it, and it failed again */
 	failed_again = f->now;
@@ -369,7 +369,7 @@ test_poll_interval_is_5_s_during_confirmation_and_poll_after(void **state)
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
 	assert_int_equal(f->out.poll_ms, 5 * SEC);
-	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0);
+	policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_OK, NULL, f->now, 0);
 	f->now += 5 * SEC;
 	decide(f); /* still MIGRATE_FAIL: keep polling fast */
 	assert_int_equal(f->out.poll_ms, 5 * SEC);
@@ -406,7 +406,7 @@ test_resume_waits_while_target_state_unknown(void **state)
 {
 	struct fx *f = *state;
 
-	f->in.target = POLICY_TARGET_UNKNOWN;
+	f->in.target = PORT_UNKNOWN;
 	f->in.target_since_ms = T0;
 	fail_task(f, "SMS.2802");
 	decide(f);
@@ -474,7 +474,7 @@ test_resume_waits_while_agent_dead(void **state)
 {
 	struct fx *f = *state;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	fail_task(f, "SMS.2802");
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
@@ -487,7 +487,7 @@ test_agent_dead_and_target_down_restarts_agent_first(void **state)
 {
 	struct fx *f = *state;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	port_down(f, 8900, T0 - 10 * SEC);
 	fail_task(f, "SMS.2802");
 	decide(f);
@@ -496,7 +496,7 @@ test_agent_dead_and_target_down_restarts_agent_first(void **state)
 	assert_string_equal(f->out.reason, "agent dead: restarting (1 of 6 in window)");
 
 	/* The agent is back but the target is still down: still no resume. */
-	f->in.agent = POLICY_AGENT_RUNNING;
+	f->in.agent = AGENT_RUNNING;
 	f->now += 20 * SEC;
 	decide(f);
 	assert_int_equal(count_events(&f->out, EV_AGENT_RESTARTED), 1);
@@ -510,7 +510,7 @@ test_agent_dead_without_a_known_home_needs_a_person_and_spends_no_budget(void **
 	struct fx *f = *state;
 	struct budget_status bs;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	f->in.agent_restart_impossible = true;
 	fail_task(f, "SMS.2802");
 	for (int i = 0; i < 10; i++) {
@@ -530,7 +530,7 @@ test_resume_waits_while_agent_state_unknown(void **state)
 {
 	struct fx *f = *state;
 
-	f->in.agent = POLICY_AGENT_UNKNOWN;
+	f->in.agent = AGENT_UNKNOWN;
 	fail_task(f, "SMS.2802");
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
@@ -559,7 +559,7 @@ test_cloud_unreachable_holds_the_resume(void **state)
 {
 	struct fx *f = *state;
 
-	f->in.cloud = POLICY_CLOUD_UNREACHABLE;
+	f->in.cloud = CLOUD_UNREACHABLE;
 	fail_seen(f, "SMS.2802");
 	fresh_up_and_settled(f);
 	decide(f);
@@ -573,7 +573,7 @@ test_cloud_auth_failure_needs_a_person(void **state)
 {
 	struct fx *f = *state;
 
-	f->in.cloud = POLICY_CLOUD_AUTH_FAILED;
+	f->in.cloud = CLOUD_AUTH_FAILED;
 	decide(f);
 	assert_int_equal(f->out.health, POLICY_HEALTH_FAILED);
 	assert_true(has_text(f->out.reason, "cloud refused our credentials"));
@@ -693,7 +693,7 @@ test_agent_auto_recovery_not_configured_means_no_wait(void **state)
 	f->in.agent_retry_interval_ms = 60 * SEC;
 	assert_false(policy_agent_mid_retry(&f->in, "SMS.2802", T0, &f->cfg, T0, NULL, NULL));
 	f->in.agent_retry_max = 3;
-	f->in.agent = POLICY_AGENT_DEAD; /* a dead agent retries nothing */
+	f->in.agent = AGENT_DEAD; /* a dead agent retries nothing */
 	assert_false(policy_agent_mid_retry(&f->in, "SMS.2802", T0, &f->cfg, T0, NULL, NULL));
 }
 
@@ -708,7 +708,7 @@ test_resume_asks_for_a_5_s_poll_and_confirmation_ends_it(void **state)
 	fail_and_resume(f);
 	assert_int_equal(f->out.poll_ms, POLICY_POLL_FAST_MS);
 	assert_int_equal(
-	    policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0), 0);
+	    policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_OK, NULL, f->now, 0), 0);
 	f->now += 12 * SEC;
 	run_task(f);
 	decide(f);
@@ -725,7 +725,7 @@ test_accepted_resume_waits_for_running(void **state)
 	struct fx *f = *state;
 
 	fail_and_resume(f);
-	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0);
+	policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_OK, NULL, f->now, 0);
 	f->now += 12 * SEC;
 	decide(f); /* SMS still says MIGRATE_FAIL */
 	assert_int_equal(f->out.nactions, 0);
@@ -746,7 +746,7 @@ test_one_failure_gets_exactly_one_resume_over_1000_decisions(void **state)
 		resumes += count(&f->out, ACT_RESUME_TASK);
 		if (i == 0)
 			policy_action_done(
-			    &f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0);
+			    &f->st, ACT_RESUME_TASK, OBS_DONE_OK, NULL, f->now, 0);
 	}
 	assert_int_equal(resumes, 1);
 }
@@ -758,7 +758,7 @@ test_confirm_timeout_counts_as_failure(void **state)
 	const struct policy_action *ev;
 
 	fail_and_resume(f);
-	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_OK, NULL, f->now, 0);
+	policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_OK, NULL, f->now, 0);
 	f->now += 2 * MIN;
 	decide(f);
 	ev = event(&f->out, EV_TASK_FAILED);
@@ -804,7 +804,7 @@ test_refused_resume_backs_off_and_is_reported(void **state)
 
 	fail_and_resume(f);
 	assert_int_equal(
-	    policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_FAILED, "SMS.7714", f->now, 0),
+	    policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_FAILED, "SMS.7714", f->now, 0),
 	    0);
 	f->now += SEC;
 	decide(f);
@@ -824,7 +824,7 @@ test_resume_with_unknown_outcome_is_not_repeated(void **state)
 	struct fx *f = *state;
 
 	fail_and_resume(f);
-	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_UNKNOWN, "timeout", f->now, 0);
+	policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_UNKNOWN, "timeout", f->now, 0);
 	f->now += MIN;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
@@ -943,7 +943,7 @@ test_operator_resume_clears_backoff(void **state)
 	struct fx *f = *state;
 
 	fail_and_resume(f);
-	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_FAILED, "SMS.7714", f->now, 0);
+	policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_FAILED, "SMS.7714", f->now, 0);
 	f->now += SEC;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
@@ -982,7 +982,7 @@ test_paused_agent_dead_is_not_restarted(void **state)
 	struct fx *f = *state;
 
 	policy_pause(&f->st, 0);
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 0);
 	assert_int_equal(count_events(&f->out, EV_AGENT_DOWN), 1);
@@ -1093,7 +1093,7 @@ test_aborting_task_is_left_alone_even_with_agent_dead(void **state)
 	struct fx *f = *state;
 
 	f->in.state = TASK_ABORTING;
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 0);
@@ -1108,7 +1108,7 @@ test_agent_dead_is_restarted_through_the_budget(void **state)
 	struct fx *f = *state;
 	const struct policy_action *ev;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 1);
 	ev = event(&f->out, EV_AGENT_DOWN);
@@ -1131,13 +1131,13 @@ test_agent_restart_confirmed_raises_agent_restarted_and_polls_now(void **state)
 	struct fx *f = *state;
 	const struct policy_action *ev;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
-	policy_action_done(&f->st, ACT_RESTART_AGENT, POLICY_DONE_OK, NULL, f->now + 5 * SEC, 0);
+	policy_action_done(&f->st, ACT_RESTART_AGENT, OBS_DONE_OK, NULL, f->now + 5 * SEC, 0);
 	f->now += 10 * SEC;
 	decide(f); /* the watcher has not seen it yet */
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 0);
-	f->in.agent = POLICY_AGENT_RUNNING;
+	f->in.agent = AGENT_RUNNING;
 	f->now += 5 * SEC;
 	decide(f);
 	ev = event(&f->out, EV_AGENT_RESTARTED);
@@ -1152,13 +1152,13 @@ test_file_level_task_after_agent_restart_is_resumed(void **state)
 {
 	struct fx *f = *state;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	fail_task(f, "SMS.2805");
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 1);
-	policy_action_done(&f->st, ACT_RESTART_AGENT, POLICY_DONE_OK, NULL, f->now, 0);
+	policy_action_done(&f->st, ACT_RESTART_AGENT, OBS_DONE_OK, NULL, f->now, 0);
 	target_up(f, T0 + SEC); /* fresh probes */
-	f->in.agent = POLICY_AGENT_RUNNING;
+	f->in.agent = AGENT_RUNNING;
 	f->now += 15 * SEC;
 	decide_stale(f);
 	assert_int_equal(count_events(&f->out, EV_AGENT_RESTARTED), 1);
@@ -1180,10 +1180,10 @@ test_block_level_task_after_agent_restart_gets_a_warning_and_no_resume(void **st
 	const struct policy_action *ev;
 
 	f->in.type = TASK_TYPE_MIGRATE_BLOCK;
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
-	policy_action_done(&f->st, ACT_RESTART_AGENT, POLICY_DONE_OK, NULL, f->now, 0);
-	f->in.agent = POLICY_AGENT_RUNNING;
+	policy_action_done(&f->st, ACT_RESTART_AGENT, OBS_DONE_OK, NULL, f->now, 0);
+	f->in.agent = AGENT_RUNNING;
 	f->now += 15 * SEC;
 	decide(f);
 	ev = event(&f->out, EV_AGENT_RESTARTED);
@@ -1206,9 +1206,9 @@ test_windows_task_after_agent_restart_gets_a_warning(void **state)
 	const struct policy_action *ev;
 
 	f->in.os = TASK_OS_WINDOWS;
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
-	f->in.agent = POLICY_AGENT_RUNNING;
+	f->in.agent = AGENT_RUNNING;
 	f->now += 15 * SEC;
 	decide(f);
 	ev = event(&f->out, EV_AGENT_RESTARTED);
@@ -1222,9 +1222,9 @@ test_failed_agent_restart_is_reported_and_backs_off(void **state)
 	struct fx *f = *state;
 	const struct policy_action *ev;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
-	policy_action_done(&f->st, ACT_RESTART_AGENT, POLICY_DONE_FAILED, "exit 1", f->now, 0);
+	policy_action_done(&f->st, ACT_RESTART_AGENT, OBS_DONE_FAILED, "exit 1", f->now, 0);
 	decide(f);
 	ev = event(&f->out, EV_AGENT_DOWN);
 	assert_non_null(ev);
@@ -1241,9 +1241,9 @@ test_agent_that_never_appears_counts_as_a_failed_restart(void **state)
 {
 	struct fx *f = *state;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
-	policy_action_done(&f->st, ACT_RESTART_AGENT, POLICY_DONE_OK, NULL, f->now, 0);
+	policy_action_done(&f->st, ACT_RESTART_AGENT, OBS_DONE_OK, NULL, f->now, 0);
 	/* restart_timeout + confirm */
 	f->now = T0 + 4 * MIN;
 	decide(f);
@@ -1258,7 +1258,7 @@ test_agent_restart_never_needs_a_person(void **state)
 	struct fx *f = *state;
 
 	f->cfg.agent_restart = AGENT_RESTART_NEVER;
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 0);
 	assert_int_equal(f->out.health, POLICY_HEALTH_FAILED);
@@ -1321,7 +1321,7 @@ test_finished_task_with_agent_gone_is_left_alone(void **state)
 	struct fx *f = *state;
 
 	f->in.state = TASK_SYNC_SUCCESS;
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 0);
 	assert_int_equal(f->out.health, POLICY_HEALTH_OK);
@@ -1379,7 +1379,7 @@ test_restart_of_smsguard_during_agent_restart_does_not_restart_again(void **stat
 {
 	struct fx *f = *state;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 1);
 	restart_smsguard(f);
@@ -1387,7 +1387,7 @@ test_restart_of_smsguard_during_agent_restart_does_not_restart_again(void **stat
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 0);
 	assert_int_equal(count_events(&f->out, EV_AGENT_DOWN), 0);
-	f->in.agent = POLICY_AGENT_RUNNING;
+	f->in.agent = AGENT_RUNNING;
 	decide(f);
 	assert_int_equal(count_events(&f->out, EV_AGENT_RESTARTED), 1);
 }
@@ -1440,7 +1440,7 @@ test_state_round_trip_keeps_every_field(void **state)
 	struct fx *f = *state;
 	struct policy_state before;
 
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	port_down(f, 8900, T0);
 	decide(f);
 	fail_task(f, "SMS.2802");
@@ -1485,7 +1485,7 @@ test_unknown_task_waits_for_the_cloud(void **state)
 	struct fx *f = *state;
 
 	f->in.task_known = false;
-	f->in.agent = POLICY_AGENT_DEAD;
+	f->in.agent = AGENT_DEAD;
 	decide(f);
 	assert_int_equal(count(&f->out, ACT_RESTART_AGENT), 0);
 	assert_string_equal(f->out.reason, "waiting for the task's state from the cloud");
@@ -1505,7 +1505,7 @@ test_reason_uses_the_given_time_formatter(void **state)
 
 	f->in.format_time = fmt_local;
 	fail_and_resume(f);
-	policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_FAILED, NULL, f->now, 0);
+	policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_FAILED, NULL, f->now, 0);
 	decide(f);
 	assert_string_equal(
 	    f->out.reason, "backing off after 1 failed attempt: next resume at t+40 (in 30 s)");
@@ -1538,13 +1538,13 @@ test_action_done_without_pending_action_is_refused(void **state)
 	struct fx *f = *state;
 
 	assert_int_equal(
-	    policy_action_done(&f->st, ACT_RESUME_TASK, POLICY_DONE_FAILED, NULL, f->now, 0),
+	    policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_FAILED, NULL, f->now, 0),
 	    -ENOENT);
 	assert_int_equal(
-	    policy_action_done(&f->st, ACT_RESTART_AGENT, POLICY_DONE_OK, NULL, f->now, 0),
+	    policy_action_done(&f->st, ACT_RESTART_AGENT, OBS_DONE_OK, NULL, f->now, 0),
 	    -ENOENT);
 	assert_int_equal(
-	    policy_action_done(&f->st, ACT_EVENT, POLICY_DONE_OK, NULL, f->now, 0), -EINVAL);
+	    policy_action_done(&f->st, ACT_EVENT, OBS_DONE_OK, NULL, f->now, 0), -EINVAL);
 	assert_int_equal(f->st.budget.failures, 0);
 }
 
@@ -1591,11 +1591,11 @@ test_random_observations_never_break_the_rules(void **state)
 			snprintf(
 			    f->in.error_code, sizeof(f->in.error_code), "%s", codes[(r >> 12) % 4]);
 		if (r % 13 == 0)
-			f->in.target = (enum policy_target)((r >> 4) % 3);
+			f->in.target = (enum port_state)((r >> 4) % 3);
 		if (r % 13 == 1)
 			f->in.target_since_ms = f->now;
 		if (r % 17 == 0)
-			f->in.agent = (enum policy_agent)((r >> 5) % 3);
+			f->in.agent = (enum agent_state)((r >> 5) % 3);
 		if (r % 101 == 0)
 			policy_pause(&f->st, (r & 1) ? 0 : f->now + 5 * MIN);
 		if (r % 103 == 0)
@@ -1611,20 +1611,20 @@ test_random_observations_never_break_the_rules(void **state)
 			assert_false(paused_before);
 			assert_true(task_error_is_network(f->in.error_code));
 			assert_true(task_state_is_failed(f->in.state));
-			assert_int_equal(f->in.target, POLICY_TARGET_UP);
-			assert_int_equal(f->in.agent, POLICY_AGENT_RUNNING);
+			assert_int_equal(f->in.target, PORT_UP);
+			assert_int_equal(f->in.agent, AGENT_RUNNING);
 		}
 		if (count(&f->out, ACT_RESTART_AGENT) == 1) {
 			restarts++;
 			assert_false(paused_before);
-			assert_int_equal(f->in.agent, POLICY_AGENT_DEAD);
+			assert_int_equal(f->in.agent, AGENT_DEAD);
 		}
 		if (r % 5 == 0)
 			policy_action_done(&f->st, ACT_RESUME_TASK,
-			    (enum policy_result)((r >> 6) % 3), "x", f->now, 0);
+			    (enum obs_outcome)((r >> 6) % 3), "x", f->now, 0);
 		if (r % 5 == 1)
 			policy_action_done(&f->st, ACT_RESTART_AGENT,
-			    (enum policy_result)((r >> 6) % 3), "x", f->now, 0);
+			    (enum obs_outcome)((r >> 6) % 3), "x", f->now, 0);
 		assert_true(f->out.reason[0] != '\0');
 		if (r % 997 == 0)
 			restart_smsguard(f);

@@ -63,20 +63,20 @@ route(struct fake *f, const char *url, struct fake_answer *a)
 	    f->state, 1598435784000);
 }
 
+/* The poller's reports are values: the snapshot itself, or that there is none. */
 static void
-on_changed(void *arg, enum obs_source src)
+on_report(void *arg, const struct observation *o)
 {
 	struct fixture *fx = arg;
-	const struct sms_task *t;
 
-	if (src != OBS_TASK)
-		return;
-	if ((t = taskpoll_task(fx->p)) == NULL) {
+	if (o->kind == OBS_TASK_LOST) {
 		fx->losses++;
 		return;
 	}
+	if (o->kind != OBS_TASK)
+		return;
 	fx->snapshots++;
-	util_strlcpy(fx->last_id, t->id, sizeof(fx->last_id));
+	util_strlcpy(fx->last_id, o->u.task.task.id, sizeof(fx->last_id));
 }
 
 static void
@@ -122,7 +122,7 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct observer obs = {.arg = fx, .changed = on_changed, .event = on_event};
+	struct observer obs = {.arg = fx, .report = on_report, .event = on_event};
 
 	uv_loop_init(&fx->loop);
 	fx->cfg = test_config("task-1");
@@ -443,7 +443,7 @@ test_an_answer_about_another_task_is_a_bad_response(void **state)
 	assert_int_equal(fx->snapshots, 0);
 	assert_null(taskpoll_task(fx->p));
 	assert_int_equal(cloud_requests(fx->c, CLOUD_API_SHOW_TASK, CLOUD_RES_BAD_RESPONSE), 1);
-	cloud_status_json(fx->c, NULL, cl);
+	cloud_status_json(fx->c, cl);
 	assert_non_null(strstr(cJSON_GetObjectItem(cl, "last_error")->valuestring, "instead of"));
 	cJSON_Delete(cl);
 }
