@@ -423,12 +423,6 @@ agent_pid(const struct agent *ag)
 	return ag->state == AGENT_RUNNING ? ag->pid : 0;
 }
 
-int64_t
-agent_since_wall_ms(const struct agent *ag)
-{
-	return ag->since_wall_ms;
-}
-
 bool
 agent_uses_pidfd(const struct agent *ag)
 {

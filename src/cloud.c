@@ -41,10 +41,7 @@ struct cloud_req {
 	void *arg;
 	/* A plain call's callback (cloud_call_plain): its parse and answer get the request as arg. */
 	cloud_done_cb done;
-	cloud_limits_cb limits_done;
 	void *done_arg;
-	struct schedule_period periods[SCHEDULE_MAX_PERIODS];
-	int nperiods;
 };
 
 struct cloud {
@@ -71,7 +68,6 @@ struct cloud {
 	bool auth_raised, skew_raised, unreachable_raised;
 	uint64_t unreachable_since; /* uv ms of the first failure in a row; 0 = none */
 	uint64_t counts[CLOUD_API_COUNT][CLOUD_RES_COUNT];
-
 
 	/* Closing. */
 	bool closing;
@@ -776,38 +772,21 @@ on_plain_answer(
 	struct cloud_req *r = arg;
 	int rc = result_errno(res, resp->status);
 
-	if (r->limits_done != NULL)
-		r->limits_done(
-		    r->done_arg, rc, err, r->periods, res == CLOUD_RES_OK ? r->nperiods : 0);
-	else
-		r->done(r->done_arg, rc, err);
-}
-
-static int
-parse_limits(void *arg, const struct http_response *resp, char **cause)
-{
-	struct cloud_req *r = arg;
-	int n = sms_speed_limits_parse(resp->body, resp->body_len, r->periods, cause);
-
-	if (n < 0)
-		return n;
-	r->nperiods = n;
-	return 0;
+	r->done(r->done_arg, rc, err);
 }
 
 int
 cloud_call_plain(struct cloud *c, const struct cloud_call *call, const char *base,
-    const char *project_id, cloud_done_cb done, cloud_limits_cb limits_done, void *arg)
+    const char *project_id, cloud_done_cb done, void *arg)
 {
 	struct cloud_call plain = *call;
 	struct cloud_req *r;
 
-	plain.parse = limits_done != NULL ? parse_limits : NULL;
+	plain.parse = NULL;
 	plain.answer = on_plain_answer;
 	r = req_new(c, &plain);
 	r->arg = r; /* the request holds the caller's callback and what the answer said */
 	r->done = done;
-	r->limits_done = limits_done;
 	r->done_arg = arg;
 	return req_send_to(c, r, &plain, base, project_id);
 }

@@ -835,12 +835,6 @@ ctl_nclients(const struct ctl_server *s)
 	return s->nprivileged + s->nothers;
 }
 
-const char *
-ctl_path(const struct ctl_server *s)
-{
-	return s->path;
-}
-
 static void
 ctl_listener_closed(uv_handle_t *h)
 {

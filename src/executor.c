@@ -112,6 +112,7 @@ executor_report(void *arg, const struct observation *o)
 		if (x->dropped++ == 0)
 			log_warnx("observation queue full: dropping the oldest");
 	}
+	log_debug("observed %s", obs_kind_name(o->kind));
 	q = xmalloc(sizeof(*q));
 	q->o = *o;
 	STAILQ_INSERT_TAIL(&x->queue, q, entry);
@@ -181,8 +182,7 @@ start_resume(struct executor *x, const struct policy_action *a)
 
 	log_info("resuming the task: %s", a->message);
 	engine_started(&x->eng, ACT_RESUME_TASK, util_wall_ms());
-	rc = cloud_action(
-	    x->deps.cloud, taskpoll_task_id(x->deps.poll), "start", resume_done, x);
+	rc = cloud_action(x->deps.cloud, taskpoll_task_id(x->deps.poll), "start", resume_done, x);
 	if (rc < 0)
 		report_done(x, OBS_RESUME_DONE, OBS_DONE_FAILED, "not sent");
 }

@@ -725,12 +725,6 @@ probe_target_state(const struct probe_set *ps, uint64_t *since_mono_ms)
 	return ps->target_state;
 }
 
-int64_t
-probe_target_since_wall_ms(const struct probe_set *ps)
-{
-	return ps->target_since_wall_ms;
-}
-
 const char *
 probe_address(const struct probe_set *ps)
 {

@@ -46,8 +46,6 @@ enum agent_state agent_state(const struct agent *ag);
 const char *agent_state_name(enum agent_state st);
 /* The running agent's pid, else 0. */
 pid_t agent_pid(const struct agent *ag);
-/* Wall-clock milliseconds when the state last changed (0 before the first scan). */
-int64_t agent_since_wall_ms(const struct agent *ag);
 /* True when the exit is watched with a pidfd (seen at once), false when by rescans. */
 bool agent_uses_pidfd(const struct agent *ag);
 

@@ -83,8 +83,6 @@ struct cloud;
  * message when it sent one.
  */
 typedef void (*cloud_done_cb)(void *arg, int rc, const struct sms_error *err);
-typedef void (*cloud_limits_cb)(
-    void *arg, int rc, const struct sms_error *err, const struct schedule_period *periods, int n);
 
 /*
  * transport NULL: the real HTTPS transport (owned and closed by the client);
@@ -190,13 +188,5 @@ uint64_t cloud_backoff_ms(const struct cloud *c, const struct http_response *res
  */
 int cloud_action(
     struct cloud *c, const char *task_id, const char *operation, cloud_done_cb cb, void *arg);
-/* POST /v3/tasks/{task_id}/speed-limit with n (0..5) periods. */
-int cloud_update_speed_limits(struct cloud *c, const char *task_id,
-    const struct schedule_period *periods, int n, cloud_done_cb cb, void *arg);
-/* GET /v3/tasks/{task_id}/speed-limit. */
-int cloud_show_speed_limits(struct cloud *c, const char *task_id, cloud_limits_cb cb, void *arg);
-/* SMN publish to cfg->smn_topic (endpoint cfg->smn_endpoint or https://smn.<region>.myhuaweicloud.com). */
-int cloud_smn_publish(
-    struct cloud *c, const char *subject, const char *message, cloud_done_cb cb, void *arg);
 
 #endif

@@ -57,7 +57,6 @@ void ctl_set_group(struct ctl_server *s, bool has_gid, gid_t gid);
 void ctl_reply(struct ctl_client *c, cJSON *reply);
 /* Connections holding a slot (refused ones never do). */
 unsigned ctl_nclients(const struct ctl_server *s);
-const char *ctl_path(const struct ctl_server *s);
 /* Closes every client and the socket (and unlinks it); cb runs when all handles are closed. */
 void ctl_close(struct ctl_server *s, void (*cb)(void *arg), void *arg);
 

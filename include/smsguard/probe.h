@@ -78,8 +78,6 @@ void probe_distrust(struct probe_set *ps);
  * target entered that state.
  */
 enum port_state probe_target_state(const struct probe_set *ps, uint64_t *since_mono_ms);
-/* Wall-clock milliseconds when the target entered its current state (for status and the policy). */
-int64_t probe_target_since_wall_ms(const struct probe_set *ps);
 /* NULL when there is no target. */
 const char *probe_address(const struct probe_set *ps);
 int probe_port_count(const struct probe_set *ps);

@@ -157,17 +157,6 @@ on_done(void *arg, int rc, const struct sms_error *err)
 }
 
 static void
-on_limits(
-    void *arg, int rc, const struct sms_error *err, const struct schedule_period *periods, int n)
-{
-	struct fixture *fx = arg;
-
-	fx->answers++;
-	fx->rc = rc;
-	fx->nperiods = n;
-}
-
-static void
 on_answer(
     void *arg, enum cloud_result res, const struct http_response *resp, const struct sms_error *err)
 {
@@ -297,17 +286,6 @@ test_a_server_clock_five_minutes_off_raises_clock_skew_once(void **state)
 }
 
 static void
-test_the_speed_limits_read_come_back_to_their_caller(void **state)
-{
-	struct fixture *fx = *state;
-
-	assert_int_equal(cloud_show_speed_limits(fx->c, "task-1", on_limits, fx), 0);
-	run_until_answers(fx, 1);
-	assert_int_equal(fx->rc, 0);
-	assert_int_equal(fx->nperiods, 1);
-}
-
-static void
 test_a_cancelled_call_is_never_answered(void **state)
 {
 	struct fixture *fx = *state;
@@ -388,7 +366,6 @@ main(void)
 	    T(test_the_same_credentials_keep_a_401_silence),
 	    T(test_a_retry_after_holds_every_call_until_it_ends),
 	    T(test_a_server_clock_five_minutes_off_raises_clock_skew_once),
-	    T(test_the_speed_limits_read_come_back_to_their_caller),
 	    T(test_a_cancelled_call_is_never_answered),
 	    T(test_the_backoff_doubles_with_each_failed_poll),
 	    T(test_a_failed_poll_of_the_path_makes_the_cloud_unreachable),
