@@ -19,6 +19,7 @@ an observable condition until a deadline.
 import argparse
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -345,7 +346,9 @@ class NetNS:
     def __init__(self, ctx, name="sgt", subnet_prefix="10.213.77"):
         if not is_root() or shutil.which("ip") is None:
             raise Skip("needs root and iproute2 for a network namespace")
-        self.name = f"{name}{os.getpid() % 10000}"
+        # Not the pid: inside the suite's own PID namespace every run is pid 2, and a
+        # namespace left by a killed run would make the next one fail.
+        self.name = f"{name}{random.randrange(1000, 10000)}"
         self.veth_host = f"v{self.name}h"[:15]
         self.veth_ns = f"v{self.name}n"[:15]
         self.subnet = f"{subnet_prefix}.0/30"
