@@ -745,8 +745,7 @@ test_one_failure_gets_exactly_one_resume_over_1000_decisions(void **state)
 		decide(f);
 		resumes += count(&f->out, ACT_RESUME_TASK);
 		if (i == 0)
-			policy_action_done(
-			    &f->st, ACT_RESUME_TASK, OBS_DONE_OK, NULL, f->now, 0);
+			policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_OK, NULL, f->now, 0);
 	}
 	assert_int_equal(resumes, 1);
 }
@@ -804,8 +803,7 @@ test_refused_resume_backs_off_and_is_reported(void **state)
 
 	fail_and_resume(f);
 	assert_int_equal(
-	    policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_FAILED, "SMS.7714", f->now, 0),
-	    0);
+	    policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_FAILED, "SMS.7714", f->now, 0), 0);
 	f->now += SEC;
 	decide(f);
 	ev = event(&f->out, EV_TASK_FAILED);
@@ -1538,11 +1536,9 @@ test_action_done_without_pending_action_is_refused(void **state)
 	struct fx *f = *state;
 
 	assert_int_equal(
-	    policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_FAILED, NULL, f->now, 0),
-	    -ENOENT);
+	    policy_action_done(&f->st, ACT_RESUME_TASK, OBS_DONE_FAILED, NULL, f->now, 0), -ENOENT);
 	assert_int_equal(
-	    policy_action_done(&f->st, ACT_RESTART_AGENT, OBS_DONE_OK, NULL, f->now, 0),
-	    -ENOENT);
+	    policy_action_done(&f->st, ACT_RESTART_AGENT, OBS_DONE_OK, NULL, f->now, 0), -ENOENT);
 	assert_int_equal(
 	    policy_action_done(&f->st, ACT_EVENT, OBS_DONE_OK, NULL, f->now, 0), -EINVAL);
 	assert_int_equal(f->st.budget.failures, 0);
