@@ -270,7 +270,7 @@ turn_cb(uv_idle_t *h)
 	x->in_turn = true;
 	uv_idle_stop(&x->turn);
 	n = take_queue(x, &obs);
-	engine_step(&x->eng, obs, n, util_wall_ms(), (int)util_random(2001) - 1000, &plan);
+	engine_step(&x->eng, obs, n, util_wall_ms(), (int)util_jitter(1000), &plan);
 	free(obs);
 	if (plan.save)
 		x->deps.save(x->deps.arg);
