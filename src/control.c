@@ -186,7 +186,7 @@ cmd_pause(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
 	int64_t until = req->timeout_ms > 0 ? util_wall_ms() + (int64_t)req->timeout_ms : 0;
 
 	executor_pause(d->exec, until);
-	daemon_save(d);
+	state_save(d);
 	log_info("paused by an operator%s", until > 0 ? " for a while" : " until resume");
 	cJSON_AddBoolToObject(o, "paused", 1);
 	if (until > 0)
@@ -201,7 +201,7 @@ cmd_resume(struct daemon *d, struct ctl_client *c, const struct ctl_request *req
 
 	log_info("resumed by an operator");
 	executor_resume(d->exec);
-	daemon_save(d);
+	state_save(d);
 	cJSON_AddBoolToObject(o, "paused", 0);
 	return o;
 }
@@ -212,7 +212,7 @@ cmd_reload(struct daemon *d, struct ctl_client *c, const struct ctl_request *req
 	char *cause = NULL;
 	cJSON *o;
 
-	if (daemon_reload(d, &cause) < 0) {
+	if (reload_run(d, &cause) < 0) {
 		o = ctl_error(cause != NULL ? cause : "reload failed");
 		free(cause);
 		return o;

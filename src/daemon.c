@@ -1,7 +1,8 @@
 /*
- * The daemon: the loop, signals, the watchdog, module lifetimes, reload and
- * the state file. It wires every watcher's observer to the executor's queue
- * and the control socket to control.c; it decides nothing itself.
+ * The daemon: the loop, signals, the watchdog and module lifetimes. It
+ * wires every watcher's observer to the executor's queue and the control
+ * socket to control.c; it decides nothing itself. The state file is
+ * state.c's, a reload reload.c's.
  */
 #define LOG_TAG "daemon"
 #include <errno.h>
@@ -23,77 +24,7 @@
 #include "smsguard/taskpoll.h"
 #include "smsguard/util.h"
 
-#define STATE_VERSION 1
-
 static void daemon_stop(struct daemon *d, int status);
-
-/* ---------------------------------------------------------------- state */
-
-static cJSON *
-daemon_state_json(struct daemon *d)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddNumberToObject(o, "version", STATE_VERSION);
-	cJSON_AddNumberToObject(o, "saved_at", (double)(util_wall_ms() / 1000));
-	/* The home found from the running agent, so a dead one can be started after a reboot. */
-	if (agent_home(d->agent) != NULL)
-		cJSON_AddStringToObject(o, "agent_home", agent_home(d->agent));
-	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, 0));
-	/* A discovered task id survives restarts, so discovery runs once. */
-	cJSON_AddItemToObject(o, "cloud", taskpoll_state_json(d->poll));
-	cJSON_AddItemToObject(o, "recovery", engine_state_json(executor_engine(d->exec)));
-	return o;
-}
-
-void
-daemon_save(struct daemon *d)
-{
-	cJSON *doc;
-
-	if (!d->store_ok)
-		return;
-	doc = daemon_state_json(d);
-	store_save(&d->store, doc);
-	cJSON_Delete(doc);
-}
-
-static void
-daemon_restore(struct daemon *d)
-{
-	cJSON *doc = NULL, *v;
-	char *cause = NULL;
-	int r;
-
-	r = store_load(&d->store, &doc, &cause);
-	if (r == -ENOENT) {
-		log_info("no state file yet: %s", d->store.path);
-		return;
-	}
-	if (r < 0) {
-		log_warnx("%s", cause);
-		free(cause);
-		return;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(doc, "agent_home");
-	if (cJSON_IsString(v) && v->valuestring[0] == '/' && strlen(v->valuestring) < 4096 &&
-	    agent_set_known_home(d->agent, v->valuestring) == -EINVAL) {
-		char esc[512];
-
-		/* An untrusted home (-EPERM) is explained by the agent module itself. */
-		log_warnx("the remembered agent home is no longer an agent home: %s",
-		    log_escape(v->valuestring, -1, esc, sizeof(esc)));
-	}
-	events_from_json(&d->events, cJSON_GetObjectItemCaseSensitive(doc, "events"));
-	v = cJSON_GetObjectItemCaseSensitive(doc, "cloud");
-	if (cJSON_IsObject(v))
-		taskpoll_restore(d->poll, v);
-	if (engine_restore(executor_engine_mut(d->exec),
-	        cJSON_GetObjectItemCaseSensitive(doc, "recovery"), util_wall_ms()) < 0)
-		log_warnx("recovery state in the state file is not usable: starting fresh");
-	log_info("state restored from %s (%d events)", d->store.path, d->events.count);
-	cJSON_Delete(doc);
-}
 
 /* ------------------------------------------------------ the executor's hands */
 
@@ -115,57 +46,19 @@ daemon_event(void *arg, enum event_type type, cJSON *details, const char *messag
 
 	events_add(&d->events, util_wall_ms(), type, details, message);
 	log_info("event %s: %s", event_type_name(type), log_escape(message, -1, esc, sizeof(esc)));
-	daemon_save(d);
+	state_save(d);
 }
 
 static void
 daemon_save_cb(void *arg)
 {
-	daemon_save(arg);
+	state_save(arg);
 }
 
 static void
 daemon_turned(void *arg)
 {
 	control_turned(arg);
-}
-
-/* --------------------------------------------------------------- reload */
-
-int
-daemon_reload(struct daemon *d, char **cause)
-{
-	struct config *cfg = NULL;
-	struct credentials *cr = NULL;
-	int r;
-
-	sdnotify("RELOADING=1");
-	if ((r = config_load(d->config_path, &cfg, cause)) < 0 ||
-	    (r = credentials_load(cfg, &cr, cause)) < 0) {
-		config_free(cfg);
-		log_warnx("reload failed, keeping the running configuration: %s", *cause);
-		sdnotify("READY=1");
-		return r;
-	}
-	if (strcmp(cfg->socket_path, d->cfg->socket_path) != 0)
-		log_warnx("[control] socket changed: takes effect at the next start");
-	if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0)
-		log_warnx("[daemon] state_dir changed: takes effect at the next start");
-	if (!d->verbose)
-		log_setlevel((enum log_level)cfg->log_level);
-	ctl_set_group(d->ctl, cfg->has_gid, cfg->gid);
-	/* Every module borrows the config: hand the new one to all before freeing the old. */
-	taskpoll_reconfigure(d->poll, cfg, cloud_reconfigure(d->cloud, cfg, cr));
-	probe_reconfigure(d->probe, cfg);
-	agent_reconfigure(d->agent, cfg, cr);
-	executor_reconfigure(d->exec, cfg);
-	config_free(d->cfg);
-	credentials_free(d->creds);
-	d->cfg = cfg;
-	d->creds = cr;
-	log_info("configuration reloaded from %s", d->config_path);
-	sdnotify("READY=1");
-	return 0;
 }
 
 /* -------------------------------------------------------------- signals */
@@ -179,7 +72,7 @@ signal_cb(uv_signal_t *s, int signum)
 	switch (signum) {
 	case SIGHUP:
 		log_info("SIGHUP: reloading %s", d->config_path);
-		daemon_reload(d, &cause);
+		reload_run(d, &cause);
 		free(cause);
 		break;
 	default:
@@ -252,7 +145,7 @@ daemon_stop(struct daemon *d, int status)
 	d->exit_status = status;
 	sdnotify("STOPPING=1");
 	control_stop(d);
-	daemon_save(d);
+	state_save(d);
 	daemon_modules_close(d);
 	if (d->ctl != NULL) {
 		d->closing++;
@@ -363,7 +256,7 @@ daemon_start(struct daemon *d)
 		cause = NULL;
 	} else {
 		d->store_ok = true;
-		daemon_restore(d);
+		state_restore(d);
 	}
 	if (ctl_new(&d->loop, d->cfg->socket_path, d->cfg->has_gid, d->cfg->gid, &ch, &d->ctl,
 	        &cause) < 0) {

@@ -1,8 +1,8 @@
 /*
- * The daemon: the loop, signals, module lifetimes, reload and the state
- * file (daemon.c). The struct is shared with the two read-mostly rooms
- * beside it, control.c (the socket's commands, `wait`) and status.c (the
- * status object and the metrics), and with nothing else.
+ * The daemon: the loop, signals and module lifetimes (daemon.c). The struct
+ * is shared with the rooms beside it: state.c (state.json), reload.c,
+ * control.c (the socket's commands, `wait`) and status.c (the status object
+ * and the metrics), and with nothing else.
  */
 #ifndef SMSGUARD_DAEMON_H
 #define SMSGUARD_DAEMON_H
@@ -60,9 +60,12 @@ struct daemon {
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */
 int daemon_run(const char *config_path, int verbose);
 
-/* daemon.c, for control.c */
-void daemon_save(struct daemon *d);
-int daemon_reload(struct daemon *d, char **cause);
+/* state.c: state.json written now (atomically), and read back at start. */
+void state_save(struct daemon *d);
+void state_restore(struct daemon *d);
+
+/* reload.c: 0, or a negative errno with *cause (the old configuration stays). */
+int reload_run(struct daemon *d, char **cause);
 
 /* control.c */
 struct ctl_request;

@@ -35,18 +35,6 @@ struct invocation {
 	struct ctl_request req;
 };
 
-void
-ctlwarn(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("smsguardctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static void
 usage(FILE *f)
 {

@@ -29,6 +29,18 @@ struct line {
 	size_t len;
 };
 
+void
+ctlwarn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("smsguardctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 static void __attribute__((format(printf, 2, 3))) line_add(struct line *l, const char *fmt, ...)
 {
 	va_list ap;
