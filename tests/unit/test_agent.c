@@ -2,6 +2,7 @@
  * The agent watch and restart on a real loop, with a stand-in agent: a copy
  * of sleep(1) under a unique name in a temporary SMS-Agent home.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -144,6 +145,40 @@ setup(void **state)
 	return 0;
 }
 
+/* Whether a live (not zombie) process of this test's agent name is left. */
+static bool
+agents_alive(const struct fixture *f)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	bool alive = false;
+
+	while (d != NULL && !alive && (de = readdir(d)) != NULL) {
+		char path[300], buf[256] = "", *p;
+		FILE *fp;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		(void)!fgets(buf, sizeof(buf), fp);
+		fclose(fp);
+		/* "pid (comm) S ...": a named, non-zombie process. */
+		p = strrchr(buf, ')');
+		alive = p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X' &&
+		    strncmp(strchr(buf, '(') + 1, f->name, strlen(f->name)) == 0 &&
+		    strchr(buf, '(')[1 + strlen(f->name)] == ')';
+	}
+	if (d != NULL)
+		closedir(d);
+	return alive;
+}
+
+/*
+ * SIGKILL, then wait until they are gone and reaped: on a busy machine a
+ * killed process can still run for a while, and the next test would find it.
+ */
 static void
 kill_agents(struct fixture *f)
 {
@@ -151,6 +186,13 @@ kill_agents(struct fixture *f)
 
 	snprintf(cmd, sizeof(cmd), "pkill -KILL -x %s 2>/dev/null", f->name);
 	(void)!system(cmd);
+	for (int i = 0; i < 500; i++) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (!agents_alive(f))
+			break;
+		usleep(10000);
+	}
 }
 
 static int
