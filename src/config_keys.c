@@ -149,24 +149,39 @@ p_log_level(struct config *cfg, const struct cfgkey *k, const char *v)
 
 /* ---- URLs ---- */
 
+/*
+ * Splits v into *u when it is an HTTPS URL (http:// only to loopback) with no
+ * user name or password; else the reason, malloc'd.
+ */
+static char *
+https_url(const char *v, struct config_url *u)
+{
+	char q[QUOTE_MAX + 2];
+	const char *why;
+
+	if ((why = config_url_split(v, u)) != NULL)
+		return xasprintf("%s: %s", config_quote(v, q), why);
+	if (strcmp(u->scheme, "https") != 0 &&
+	    !(strcmp(u->scheme, "http") == 0 && config_host_is_loopback(u->host)))
+		return xasprintf(
+		    "%s: must be https:// (http:// only to 127.0.0.1, ::1 or localhost)",
+		    config_quote(v, q));
+	if (u->userinfo)
+		return xasprintf(
+		    "%s: user name or password in the URL is not allowed", config_quote(v, q));
+	return NULL;
+}
+
 /* https://host[:port] (http:// only to loopback), stored without a trailing slash. */
 static char *
 server_url(const char *v, char **dst, char **host_out)
 {
 	char q[QUOTE_MAX + 2];
-	const char *why;
+	char *err;
 	struct config_url u;
 
-	if ((why = config_url_split(v, &u)) != NULL)
-		return xasprintf("%s: %s", config_quote(v, q), why);
-	if (strcmp(u.scheme, "https") != 0 &&
-	    !(strcmp(u.scheme, "http") == 0 && config_host_is_loopback(u.host)))
-		return xasprintf(
-		    "%s: must be https:// (http:// only to 127.0.0.1, ::1 or localhost)",
-		    config_quote(v, q));
-	if (u.userinfo)
-		return xasprintf(
-		    "%s: user name or password in the URL is not allowed", config_quote(v, q));
+	if ((err = https_url(v, &u)) != NULL)
+		return err;
 	if (!config_url_rest_is_empty(u.rest))
 		return xasprintf("%s: must not have a path, query or fragment", config_quote(v, q));
 	free(*dst);
@@ -218,19 +233,11 @@ static char *
 p_webhook(struct config *cfg, const struct cfgkey *k, const char *v)
 {
 	char q[QUOTE_MAX + 2];
-	const char *why;
+	char *err;
 	struct config_url u;
 
-	if ((why = config_url_split(v, &u)) != NULL)
-		return xasprintf("%s: %s", config_quote(v, q), why);
-	if (strcmp(u.scheme, "https") != 0 &&
-	    !(strcmp(u.scheme, "http") == 0 && config_host_is_loopback(u.host)))
-		return xasprintf(
-		    "%s: must be https:// (http:// only to 127.0.0.1, ::1 or localhost)",
-		    config_quote(v, q));
-	if (u.userinfo)
-		return xasprintf(
-		    "%s: user name or password in the URL is not allowed", config_quote(v, q));
+	if ((err = https_url(v, &u)) != NULL)
+		return err;
 	if (strchr(u.rest, '#') != NULL)
 		return xasprintf("%s: must not have a fragment", config_quote(v, q));
 	config_set_str(&cfg->webhook, v);
