@@ -21,7 +21,9 @@
 #ifndef SMSGUARD_SCHEDULE_H
 #define SMSGUARD_SCHEDULE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define SCHEDULE_MAX_RULES 32
 #define SCHEDULE_MAX_PERIODS 5 /* SMS keeps at most 5 per task */
@@ -43,6 +45,7 @@ struct schedule_period {
 	uint16_t start_min;
 	uint16_t end_min; /* 1439 = "23:59" */
 	uint32_t mbps;
+	uint8_t threshold; /* over_speed_threshold %; 0 = not given (the schedule never sets it) */
 };
 
 /* 0, or -EINVAL with *cause (malloc'd) naming the bad part. */
@@ -73,5 +76,61 @@ int schedule_day_periods(
 
 /* "HH:MM" for a minute of the day (1440 = "24:00"); returns buf. */
 char *schedule_format_hhmm(unsigned minute, char buf[6]);
+
+/*
+ * Instants and zones. A zone is a name under /usr/share/zoneinfo
+ * ("Europe/Berlin"), or NULL / "" for the host's local zone (what
+ * localtime_r() uses: $TZ, else /etc/localtime). SMS evaluates a task's
+ * periods against the source's local clock, so the host's zone is the one
+ * the periods are written in; the schedule may be written in another.
+ * Zones are switched through $TZ for the length of one call and restored:
+ * the daemon is single-threaded.
+ */
+
+/* A calendar day: month 1..12, mday 1..31. */
+struct schedule_date {
+	int year, month, mday;
+};
+
+/* The schedule at one instant, in its own zone. */
+struct schedule_now {
+	uint32_t mbps;               /* in force at t; 0 = unlimited */
+	bool covered;                /* a rule covers t (false: a gap, read as unlimited) */
+	uint16_t win_start, win_end; /* its window in the schedule's zone, as schedule_at() */
+	time_t next_change;          /* the first instant after t with another limit; 0 = never */
+	uint32_t next_mbps;          /* the limit from next_change on */
+};
+
+/* 0, or -EINVAL (a bad zone or time). */
+int schedule_now(const struct schedule *s, const char *zone, time_t t, struct schedule_now *out);
+
+/* The host's local day at t and the instant the next one begins (DST-correct). */
+int schedule_host_day(time_t t, struct schedule_date *day, time_t *next_day_start);
+
+/*
+ * The periods the task holds on the host's local day `day`, for a schedule
+ * written in `zone`. Same zone as the host's: schedule_day_periods() of that
+ * weekday (wall clock, so a DST day keeps its wall-clock periods). Another
+ * zone: each minute of the host's day takes the schedule's limit at that
+ * instant in `zone`, runs are merged, unlimited runs left out. A minute the
+ * host's clock skips takes the limit of the one before it; a repeated
+ * (fall-back) minute takes its first occurrence. Returns the count (0..5),
+ * -E2BIG when the day needs more than 5, -EINVAL for a bad day or zone.
+ */
+int schedule_host_periods(const struct schedule *s, const char *zone, struct schedule_date day,
+    struct schedule_period out[SCHEDULE_MAX_PERIODS]);
+
+/*
+ * For the configuration: every host day from `from` for a year fits in 5
+ * periods - an ordinary week and each day near a DST change of the host's
+ * zone or of `zone`. 0, or -E2BIG with *cause (malloc'd) naming the first day
+ * that does not ("Sunday 2027-03-28 (DST change in Europe/Berlin) needs 6
+ * periods; SMS keeps at most 5 a day").
+ */
+int schedule_check_days(const struct schedule *s, const char *zone, time_t from, char **cause);
+
+/* Two period lists hold the same limits (after merging, unlimited runs dropped; thresholds ignored). */
+bool schedule_periods_equal(
+    const struct schedule_period *a, int na, const struct schedule_period *b, int nb);
 
 #endif

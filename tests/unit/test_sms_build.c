@@ -22,7 +22,7 @@
 static void
 test_speed_limit_body_uses_hhmm_and_ends_at_2359(void **state)
 {
-	const struct schedule_period p[] = {{0, 480, 20}, {480, 1440, 50}};
+	const struct schedule_period p[] = {{0, 480, 20, 0}, {480, 1440, 50, 0}};
 	char *body = sms_speed_limit_body(p, 2, 0);
 
 	assert_string_equal(body,
@@ -34,7 +34,7 @@ test_speed_limit_body_uses_hhmm_and_ends_at_2359(void **state)
 static void
 test_speed_limit_body_round_trips(void **state)
 {
-	const struct schedule_period p[] = {{60, 120, 10}, {1320, 1439, 30}};
+	const struct schedule_period p[] = {{60, 120, 10, 0}, {1320, 1439, 30, 0}};
 	struct schedule_period back[SCHEDULE_MAX_PERIODS];
 	char *body = sms_speed_limit_body(p, 2, 100);
 
