@@ -1,7 +1,8 @@
 /*
- * The weekly rate-limit schedule. Internally a week is 10080 minutes starting
- * Monday 00:00 (the rules' day bits are Monday-first); callers speak struct tm
- * (wday 0 = Sunday) and local time, so DST is theirs to handle.
+ * The weekly rate-limit schedule: its rules, the week they make and a day's
+ * periods. Internally a week is 10080 minutes starting Monday 00:00 (the
+ * rules' day bits are Monday-first); callers speak struct tm (wday 0 =
+ * Sunday) and local time. Instants and zones are schedule_zone.c's.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -11,11 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "schedule-internal.h"
 #include "smsguard/schedule.h"
 #include "smsguard/util.h"
 
-#define DAY_MIN 1440
-#define WEEK_MIN (7 * DAY_MIN)
+#define DAY_MIN SCHEDULE_DAY_MIN
+#define WEEK_MIN SCHEDULE_WEEK_MIN
 #define RULE_TEXT_MAX 64 /* how much of a rule an error message quotes */
 
 static const char *const day_names[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
@@ -130,14 +132,8 @@ rule_valid(const struct schedule_rule *r)
 	    r->end_min != r->start_min && (r->days & 0x7f) != 0;
 }
 
-/*
- * owner[w] = 1 + index of the rule covering minute w, 0 where none does; where
- * rules share a minute the first one keeps it. Returns -1, or the index of the
- * first rule that contradicts (another rate) an earlier one, with *other that
- * rule's index and *at the first minute they share.
- */
-static int
-week_map(const struct schedule *s, uint8_t owner[WEEK_MIN], int *other, int *at)
+int
+schedule_week_map(const struct schedule *s, uint8_t owner[WEEK_MIN], int *other, int *at)
 {
 	int bad = -1;
 	int nrules = s->nrules < 0 ? 0 : s->nrules;
@@ -172,9 +168,8 @@ week_map(const struct schedule *s, uint8_t owner[WEEK_MIN], int *other, int *at)
 	return bad;
 }
 
-/* The limit in force at minute w (0 = unlimited, whether by a rule or by no rule). */
-static uint32_t
-limit_at(const struct schedule *s, const uint8_t owner[WEEK_MIN], int w)
+uint32_t
+schedule_limit_at(const struct schedule *s, const uint8_t *owner, int w)
 {
 	return owner[w] == 0 ? 0 : s->rules[owner[w] - 1].mbps;
 }
@@ -281,7 +276,7 @@ schedule_parse(const char *text, struct schedule *out, char **cause)
 		}
 	}
 	owner = xmalloc(WEEK_MIN);
-	if ((bad = week_map(&s, owner, &other, &at)) >= 0) {
+	if ((bad = schedule_week_map(&s, owner, &other, &at)) >= 0) {
 		char *qa = rule_quote(starts[bad], lens[bad]);
 		char *qb = rule_quote(starts[other], lens[other]);
 
@@ -301,60 +296,102 @@ fail:
 }
 
 int
+schedule_window(
+    const struct schedule *s, const uint8_t *owner, int w, uint16_t *win_start, uint16_t *win_end)
+{
+	int b = 0, f = 0;
+
+	if (owner[w] != 0) {
+		*win_start = s->rules[owner[w] - 1].start_min;
+		*win_end = s->rules[owner[w] - 1].end_min;
+		return 0;
+	}
+	/* The uncovered stretch around w, as minutes of the day. */
+	while (b < WEEK_MIN - 1 && owner[(w - b - 1 + WEEK_MIN) % WEEK_MIN] == 0)
+		b++;
+	while (f < WEEK_MIN - 1 && owner[(w + f + 1) % WEEK_MIN] == 0)
+		f++;
+	if (b + f + 1 >= WEEK_MIN) {
+		*win_start = 0;
+		*win_end = DAY_MIN;
+	} else {
+		*win_start = (uint16_t)((w - b + WEEK_MIN) % WEEK_MIN % DAY_MIN);
+		*win_end = (uint16_t)((w + f + 1) % WEEK_MIN % DAY_MIN);
+		if (*win_end == 0)
+			*win_end = DAY_MIN;
+	}
+	return -ENOENT;
+}
+
+int
+schedule_minutes_to_change(const struct schedule *s, const uint8_t *owner, int w)
+{
+	uint32_t now = schedule_limit_at(s, owner, w);
+
+	for (int k = 1; k < WEEK_MIN; k++)
+		if (schedule_limit_at(s, owner, (w + k) % WEEK_MIN) != now)
+			return k;
+	return -1;
+}
+
+int
 schedule_at(const struct schedule *s, int wday, int minute, uint32_t *mbps, uint16_t *win_start,
     uint16_t *win_end, int *minutes_to_next)
 {
 	uint8_t owner[WEEK_MIN];
-	int w, other, at, next = -1, rc;
-	uint32_t now;
+	int w, other, at, rc;
 	uint16_t ws, we;
 
 	if (wday < 0 || wday > 6 || minute < 0 || minute >= DAY_MIN)
 		return -EINVAL;
 	/* A parsed schedule has no contradictions; a hand-built one keeps the first rule. */
-	(void)week_map(s, owner, &other, &at);
+	(void)schedule_week_map(s, owner, &other, &at);
 	w = day_from_wday(wday) * DAY_MIN + minute;
-	now = limit_at(s, owner, w);
-	for (int k = 1; k < WEEK_MIN; k++) {
-		if (limit_at(s, owner, (w + k) % WEEK_MIN) != now) {
-			next = k;
-			break;
-		}
-	}
-	if (owner[w] != 0) {
-		const struct schedule_rule *r = &s->rules[owner[w] - 1];
-
-		ws = r->start_min;
-		we = r->end_min;
-		rc = 0;
-	} else {
-		int b = 0, f = 0;
-
-		/* The uncovered stretch around w, as minutes of the day. */
-		while (b < WEEK_MIN - 1 && owner[(w - b - 1 + WEEK_MIN) % WEEK_MIN] == 0)
-			b++;
-		while (f < WEEK_MIN - 1 && owner[(w + f + 1) % WEEK_MIN] == 0)
-			f++;
-		if (b + f + 1 >= WEEK_MIN) {
-			ws = 0;
-			we = DAY_MIN;
-		} else {
-			ws = (uint16_t)((w - b + WEEK_MIN) % WEEK_MIN % DAY_MIN);
-			we = (uint16_t)((w + f + 1) % WEEK_MIN % DAY_MIN);
-			if (we == 0)
-				we = DAY_MIN;
-		}
-		rc = -ENOENT;
-	}
+	rc = schedule_window(s, owner, w, &ws, &we);
 	if (mbps != NULL)
-		*mbps = now;
+		*mbps = schedule_limit_at(s, owner, w);
 	if (win_start != NULL)
 		*win_start = ws;
 	if (win_end != NULL)
 		*win_end = we;
 	if (minutes_to_next != NULL)
-		*minutes_to_next = next;
+		*minutes_to_next = schedule_minutes_to_change(s, owner, w);
 	return rc;
+}
+
+void
+schedule_day_limits(const struct schedule *s, const uint8_t *owner, int wday, uint32_t lim[DAY_MIN])
+{
+	int base = day_from_wday(wday) * DAY_MIN;
+
+	for (int m = 0; m < DAY_MIN; m++)
+		lim[m] = schedule_limit_at(s, owner, base + m);
+}
+
+int
+schedule_runs(const uint32_t lim[DAY_MIN], struct schedule_period out[SCHEDULE_MAX_PERIODS])
+{
+	int n = 0;
+
+	for (int m = 0; m < DAY_MIN;) {
+		uint32_t v = lim[m];
+		int e = m + 1;
+
+		while (e < DAY_MIN && lim[e] == v)
+			e++;
+		if (v != 0) {
+			if (n < SCHEDULE_MAX_PERIODS) {
+				out[n].start_min = (uint16_t)m;
+				/* SMS writes the end of the day as 23:59. */
+				out[n].end_min = (uint16_t)(e == DAY_MIN ? DAY_MIN - 1 : e);
+				out[n].mbps = v;
+				out[n].threshold = 0;
+			}
+			n++;
+		}
+		m = e;
+	}
+	return n;
 }
 
 int
@@ -362,30 +399,21 @@ schedule_day_periods(
     const struct schedule *s, int wday, struct schedule_period out[SCHEDULE_MAX_PERIODS])
 {
 	uint8_t owner[WEEK_MIN];
-	int base, n = 0, other, at;
+	uint32_t lim[DAY_MIN];
+	int n, other, at;
 
 	if (wday < 0 || wday > 6)
 		return -EINVAL;
-	(void)week_map(s, owner, &other, &at);
-	base = day_from_wday(wday) * DAY_MIN;
-	for (int m = 0; m < DAY_MIN;) {
-		uint32_t v = limit_at(s, owner, base + m);
-		int e = m + 1;
+	(void)schedule_week_map(s, owner, &other, &at);
+	schedule_day_limits(s, owner, wday, lim);
+	n = schedule_runs(lim, out);
+	return n > SCHEDULE_MAX_PERIODS ? -E2BIG : n;
+}
 
-		while (e < DAY_MIN && limit_at(s, owner, base + e) == v)
-			e++;
-		if (v != 0) {
-			if (n == SCHEDULE_MAX_PERIODS)
-				return -E2BIG;
-			out[n].start_min = (uint16_t)m;
-			/* SMS writes the end of the day as 23:59. */
-			out[n].end_min = (uint16_t)(e == DAY_MIN ? DAY_MIN - 1 : e);
-			out[n].mbps = v;
-			n++;
-		}
-		m = e;
-	}
-	return n;
+const char *
+schedule_day_name(int wday)
+{
+	return day_long[day_from_wday(wday)];
 }
 
 char *
@@ -395,4 +423,45 @@ schedule_format_hhmm(unsigned minute, char buf[6])
 		minute = DAY_MIN;
 	snprintf(buf, 6, "%02u:%02u", minute / 60 % 100, minute % 60);
 	return buf;
+}
+
+#define LIST_CONFLICT UINT32_MAX /* two periods give one minute different limits */
+
+/*
+ * A period list as limits minute by minute; false when a period cannot be
+ * read (no minutes, or past the end of the day). An end of 23:59 is the end
+ * of the day, as SMS writes it.
+ */
+static bool
+list_limits(const struct schedule_period *p, int n, uint32_t lim[DAY_MIN])
+{
+	memset(lim, 0, sizeof(lim[0]) * DAY_MIN);
+	if (n < 0 || (n > 0 && p == NULL))
+		return false;
+	for (int i = 0; i < n; i++) {
+		int a = p[i].start_min, b = p[i].end_min >= DAY_MIN - 1 ? DAY_MIN : p[i].end_min;
+
+		if (a >= b || p[i].end_min > DAY_MIN)
+			return false;
+		if (p[i].mbps == 0)
+			continue; /* unlimited: no limit to hold */
+		for (int m = a; m < b; m++) {
+			if (lim[m] == 0 || lim[m] == p[i].mbps)
+				lim[m] = p[i].mbps;
+			else
+				lim[m] = LIST_CONFLICT;
+		}
+	}
+	return true;
+}
+
+bool
+schedule_periods_equal(
+    const struct schedule_period *a, int na, const struct schedule_period *b, int nb)
+{
+	uint32_t la[DAY_MIN], lb[DAY_MIN];
+
+	if (!list_limits(a, na, la) || !list_limits(b, nb, lb))
+		return false;
+	return memcmp(la, lb, sizeof(la)) == 0;
 }

@@ -1,4 +1,8 @@
-/* The weekly rate-limit schedule: parsing, the limit at a time, the day's SMS periods. */
+/*
+ * The weekly rate-limit schedule: parsing, the limit at a time, the day's SMS
+ * periods and comparing them with what the task holds. Instants and zones are
+ * test_schedule_zone.c's.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +15,7 @@
 #include <cmocka.h>
 
 #include "smsguard/schedule.h"
+#include "smsguard/sms.h"
 
 #define DESIGN_EXAMPLE "Mon-Fri 08:00-18:00 50, Mon-Fri 18:00-08:00 0, Sat-Sun 00:00-24:00 0"
 
@@ -416,6 +421,80 @@ test_format_hhmm(void **state)
 	assert_string_equal(schedule_format_hhmm(1440, buf), "24:00");
 }
 
+/* What GET /v3/tasks/{id}/speed-limit gives, through the SMS parser. */
+static int
+cloud_periods(const char *json, struct schedule_period p[SCHEDULE_MAX_PERIODS])
+{
+	char *cause = NULL;
+	int n = sms_speed_limits_parse(json, strlen(json), p, &cause);
+
+	if (n < 0)
+		fail_msg("%s: %s", json, cause);
+	return n;
+}
+
+static void
+test_periods_equal_unpadded_and_2359_forms(void **state)
+{
+	struct schedule s;
+	struct schedule_period ours[SCHEDULE_MAX_PERIODS], theirs[SCHEDULE_MAX_PERIODS];
+	int n, m;
+
+	parse_ok("Mon 08:00-15:00 50, Mon 15:00-24:00 25", &s);
+	n = schedule_day_periods(&s, MON, ours);
+	assert_int_equal(n, 2);
+	/* The console writes "8:00"; the end of the day is "23:59" or, in older answers, "24:00". */
+	m = cloud_periods("{\"speed_limit\":[{\"start\":\"8:00\",\"end\":\"15:00\",\"speed\":50},"
+	                  "{\"start\":\"15:00\",\"end\":\"23:59\",\"speed\":25}]}",
+	    theirs);
+	assert_true(schedule_periods_equal(ours, n, theirs, m));
+	m = cloud_periods("{\"speed_limit\":[{\"start\":\"08:00\",\"end\":\"15:00\",\"speed\":50},"
+	                  "{\"start\":\"15:00\",\"end\":\"24:00\",\"speed\":25}]}",
+	    theirs);
+	assert_true(schedule_periods_equal(ours, n, theirs, m));
+	/* A period built by hand with end 1440 is the same end of the day. */
+	ours[1].end_min = 1440;
+	assert_true(schedule_periods_equal(ours, n, theirs, m));
+}
+
+static void
+test_periods_equal_merges_and_drops_unlimited(void **state)
+{
+	const struct schedule_period merged[] = {{HM(8, 0), HM(14, 0), 10, 0}};
+	const struct schedule_period split[] = {
+	    {HM(12, 0), HM(14, 0), 10, 0}, /* out of order, too */
+	    {HM(8, 0), HM(12, 0), 10, 0},
+	    {0, HM(8, 0), 0, 0}, /* 0 = unlimited: no limit at all */
+	    {HM(14, 0), 1439, 0, 0},
+	};
+
+	assert_true(schedule_periods_equal(merged, 1, split, 4));
+	assert_true(schedule_periods_equal(split, 4, merged, 1));
+	assert_true(schedule_periods_equal(NULL, 0, split + 2, 2));
+	assert_false(schedule_periods_equal(NULL, 0, merged, 1));
+}
+
+static void
+test_periods_equal_sees_any_difference(void **state)
+{
+	const struct schedule_period ours[] = {{HM(8, 0), HM(18, 0), 50, 0}};
+	const struct schedule_period faster[] = {{HM(8, 0), HM(18, 0), 60, 0}};
+	const struct schedule_period longer[] = {{HM(8, 0), HM(18, 1), 50, 0}};
+	const struct schedule_period threshold[] = {{HM(8, 0), HM(18, 0), 50, 30}};
+	const struct schedule_period clash[] = {
+	    {HM(8, 0), HM(18, 0), 50, 0}, {HM(9, 0), HM(10, 0), 20, 0}};
+	const struct schedule_period backwards[] = {{HM(18, 0), HM(8, 0), 50, 0}};
+
+	assert_false(schedule_periods_equal(ours, 1, faster, 1));
+	assert_false(schedule_periods_equal(ours, 1, longer, 1));
+	/* over_speed_threshold is not the schedule's to compare. */
+	assert_true(schedule_periods_equal(ours, 1, threshold, 1));
+	/* Two limits on one minute, or a period that ends before it starts, are never ours. */
+	assert_false(schedule_periods_equal(ours, 1, clash, 2));
+	assert_false(schedule_periods_equal(ours, 1, backwards, 1));
+	assert_false(schedule_periods_equal(ours, -1, ours, 1));
+}
+
 int
 main(void)
 {
@@ -447,6 +526,9 @@ main(void)
 	    cmocka_unit_test(test_day_periods_five_fit_six_are_too_many),
 	    cmocka_unit_test(test_day_periods_rejects_bad_wday),
 	    cmocka_unit_test(test_format_hhmm),
+	    cmocka_unit_test(test_periods_equal_unpadded_and_2359_forms),
+	    cmocka_unit_test(test_periods_equal_merges_and_drops_unlimited),
+	    cmocka_unit_test(test_periods_equal_sees_any_difference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
