@@ -9,14 +9,14 @@
  * "Fri 18:00-08:00" covers Fri 18:00 - Sat 08:00). MBPS is 0..1000 Mbit/s,
  * 0 = unlimited. Rules that share a minute must agree on the rate (the DESIGN
  * example's Fri night rule and its Sat rule both say 0); different rates on
- * the same minute are an error naming both rules.
+ * the same minute are an error naming both rules. A minute no rule covers (a
+ * gap) is unlimited, as a rule with rate 0 is: gaps need no rule.
  *
- * Pure: callers pass local broken-down time (struct tm's tm_wday and
- * tm_hour * 60 + tm_min from localtime_r() in the configured zone), so DST is
- * the caller's: on the spring-forward day the skipped hour simply never comes,
- * on the fall-back day the repeated hour is evaluated twice, and
- * minutes_to_next counts wall-clock minutes, which the caller re-evaluates at
- * the change rather than trusting as a monotonic delay.
+ * schedule_at() and schedule_day_periods() are pure and take local
+ * broken-down time (struct tm's tm_wday and tm_hour * 60 + tm_min in the
+ * schedule's zone), so DST is the caller's there: minutes_to_next counts
+ * wall-clock minutes. The calls on instants further down (schedule_now() and
+ * after) do the zones and DST themselves.
  */
 #ifndef SMSGUARD_SCHEDULE_H
 #define SMSGUARD_SCHEDULE_H
@@ -101,35 +101,65 @@ struct schedule_now {
 	uint32_t next_mbps;          /* the limit from next_change on */
 };
 
-/* 0, or -EINVAL (a bad zone or time). */
+/*
+ * 0, or -EINVAL (a bad zone or time). next_change is an instant, found on the
+ * zone's clock as it runs: a change at a time the clock skips (02:30 on the
+ * spring-forward day) takes effect at the first instant the clock shows a
+ * later time (the jump to 03:00); when the clock goes back, the repeated
+ * times are evaluated again, so a window can end at the jump back and begin
+ * again when the clock comes round to it. A change of rule with the same
+ * rate is no change.
+ */
 int schedule_now(const struct schedule *s, const char *zone, time_t t, struct schedule_now *out);
 
-/* The host's local day at t and the instant the next one begins (DST-correct). */
+/*
+ * The host's local day at t and the instant the next one begins: the first
+ * instant the clock shows the next date (its 01:00 when midnight is skipped).
+ * Either out pointer may be NULL. 0, or -EINVAL for a time out of range.
+ */
 int schedule_host_day(time_t t, struct schedule_date *day, time_t *next_day_start);
 
 /*
  * The periods the task holds on the host's local day `day`, for a schedule
- * written in `zone`. Same zone as the host's: schedule_day_periods() of that
- * weekday (wall clock, so a DST day keeps its wall-clock periods). Another
- * zone: each minute of the host's day takes the schedule's limit at that
- * instant in `zone`, runs are merged, unlimited runs left out. A minute the
- * host's clock skips takes the limit of the one before it; a repeated
- * (fall-back) minute takes its first occurrence. Returns the count (0..5),
- * -E2BIG when the day needs more than 5, -EINVAL for a bad day or zone.
+ * written in `zone`. In step with the host (zone NULL or "", or a zone whose
+ * UTC offset is the host's throughout that day, as Europe/Paris is Berlin's):
+ * schedule_day_periods() of that weekday, on the wall clock, so a DST day
+ * keeps its wall-clock periods. Another zone: each minute of the host's clock
+ * takes the schedule's limit at its instant in `zone`, runs are merged,
+ * unlimited runs left out. So a host day takes the end of one of the
+ * schedule's days and the start of the next (a Shanghai day is Berlin's
+ * 17:00 to 17:00 in winter, 18:00 to 18:00 in summer, and 17:00 to 18:00 on
+ * the day Berlin springs forward). A minute the host's clock skips takes the
+ * limit of the one before it; a repeated (fall-back) minute takes its first
+ * occurrence, so a limit the schedule gives only the second time round is not
+ * applied that day (SMS applies one limit to both). Returns the count
+ * (0..5), -E2BIG when the day needs more than 5, -EINVAL for a day that does
+ * not exist or a bad zone.
  */
 int schedule_host_periods(const struct schedule *s, const char *zone, struct schedule_date day,
     struct schedule_period out[SCHEDULE_MAX_PERIODS]);
 
 /*
- * For the configuration: every host day from `from` for a year fits in 5
- * periods - an ordinary week and each day near a DST change of the host's
- * zone or of `zone`. 0, or -E2BIG with *cause (malloc'd) naming the first day
- * that does not ("Sunday 2027-03-28 (DST change in Europe/Berlin) needs 6
- * periods; SMS keeps at most 5 a day").
+ * For the configuration: every host day from the one at `from` for a year
+ * fits in 5 periods. In step with the host that is the 7 weekdays; in
+ * another zone every day of the year is looked at: a day on which neither
+ * zone changes its UTC offset is computed once per weekday and pair of
+ * offsets, a day on which either changes (found by scanning both zones'
+ * offsets hourly) on its own. 0, or -E2BIG with *cause (malloc'd) naming the
+ * first day that does not fit ("Monday 2027-01-18 needs 6 periods; SMS keeps
+ * at most 5 a day", "Sunday 2027-03-28 (DST change in Europe/Berlin) needs 6
+ * periods; SMS keeps at most 5 a day"), or -EINVAL with *cause for a zone
+ * that cannot be read. A few milliseconds.
  */
 int schedule_check_days(const struct schedule *s, const char *zone, time_t from, char **cause);
 
-/* Two period lists hold the same limits (after merging, unlimited runs dropped; thresholds ignored). */
+/*
+ * Two period lists hold the same limits, minute by minute: order, merging and
+ * periods of speed 0 (unlimited) do not matter, an end of 23:59 or 24:00 is
+ * the end of the day, thresholds are ignored. A list with a period that ends
+ * before it starts or runs past the day, with two limits on one minute, or a
+ * negative count, equals nothing.
+ */
 bool schedule_periods_equal(
     const struct schedule_period *a, int na, const struct schedule_period *b, int nb);
 
