@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <ini.h>
 
@@ -310,6 +311,16 @@ cross_check(struct cfgctx *c)
 		    util_format_duration(cfg->poll_idle_ms, a, sizeof(a)),
 		    util_format_duration(cfg->poll_ms, b, sizeof(b)));
 	}
+	if (cfg->has_schedule) {
+		char *cause = NULL;
+
+		/* SMS keeps 5 periods a day: every day of the coming year must fit, DST days too. */
+		if (schedule_check_days(&cfg->schedule, cfg->timezone, time(NULL), &cause) != 0) {
+			c->lineno = c->seen_line[config_key_find("ratelimit", "schedule")];
+			fail_at(c, "schedule", "%s", cause);
+		}
+		free(cause);
+	}
 }
 
 struct config *
@@ -340,7 +351,8 @@ config_new_defaults(void)
 	cfg->backoff_min_ms = 30 * SECOND;
 	cfg->backoff_max_ms = 15 * MINUTE;
 	cfg->confirm_ms = 2 * MINUTE;
-	cfg->ratelimit_apply = RATELIMIT_APPLY_OFF; /* cloud is not built yet */
+	cfg->ratelimit_apply = RATELIMIT_APPLY_CLOUD;
+	cfg->ratelimit_threshold = 10;
 	cfg->events_mask = EVENTS_MASK_ALL;
 	cfg->socket_path = xstrdup(SMSGUARD_SOCKET_PATH);
 	return cfg;

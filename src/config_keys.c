@@ -22,8 +22,8 @@
 #include "smsguard/log.h"
 #include "smsguard/sms.h"
 #include "smsguard/util.h"
+#include "zone.h"
 
-#define ZONEINFO_DIR "/usr/share/zoneinfo"
 #define ANSWER_MAX 512
 
 static const char *const sections[] = {
@@ -316,16 +316,15 @@ p_smn_topic(struct config *cfg, const struct cfgkey *k, const char *v)
 static char *
 p_timezone(struct config *cfg, const struct cfgkey *k, const char *v)
 {
-	char q[QUOTE_MAX + 2], path[sizeof(ZONEINFO_DIR) + 130];
-	struct stat st;
+	char q[QUOTE_MAX + 2];
+	int rc = zone_check(v);
 
-	if (strlen(v) > 128 || v[0] == '/' || strstr(v, "..") != NULL || !config_all_of(v, "_+-/"))
+	if (rc == -EINVAL)
 		return xasprintf(
 		    "%s is not a time zone name (like Europe/Paris or UTC)", config_quote(v, q));
-	snprintf(path, sizeof(path), "%s/%s", ZONEINFO_DIR, v);
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+	if (rc != 0)
 		return xasprintf(
-		    "unknown time zone %s (not in " ZONEINFO_DIR ")", config_quote(v, q));
+		    "unknown time zone %s (not in %s)", config_quote(v, q), zone_dir());
 	config_set_str(&cfg->timezone, v);
 	return NULL;
 }
@@ -371,9 +370,6 @@ p_group(struct config *cfg, const struct cfgkey *k, const char *v)
 #define NOTIFY_LATER                                                                               \
 	"notifications by SMN, webhook and exec hook will come; until then events are logged "     \
 	"and shown by smsguardctl events"
-#define APPLY_CLOUD_LATER                                                                          \
-	"apply = cloud will keep the task's speed limit in step with the schedule; until then "    \
-	"use off, status shows the current limit"
 
 static const struct {
 	const char *section;
@@ -381,7 +377,6 @@ static const struct {
 	const char *what;
 } later_keys[] = {
     {"notify", NULL, NOTIFY_LATER},
-    {"ratelimit", "over_speed_threshold", "it will come with apply = cloud"},
 };
 
 static char *
@@ -422,10 +417,30 @@ p_apply(struct config *cfg, const struct cfgkey *k, const char *v)
 	char q[QUOTE_MAX + 2];
 
 	if (strcasecmp(v, "cloud") == 0)
-		return later_reason(APPLY_CLOUD_LATER);
-	if (strcasecmp(v, "off") != 0)
+		cfg->ratelimit_apply = RATELIMIT_APPLY_CLOUD;
+	else if (strcasecmp(v, "off") == 0)
+		cfg->ratelimit_apply = RATELIMIT_APPLY_OFF;
+	else
 		return xasprintf("%s is not cloud or off", config_quote(v, q));
-	cfg->ratelimit_apply = RATELIMIT_APPLY_OFF;
+	return NULL;
+}
+
+/* SMS's over_speed_threshold: a percentage from 10 to 100, "10", "12.5" or "12.5%". */
+static char *
+p_threshold(struct config *cfg, const struct cfgkey *k, const char *v)
+{
+	size_t whole = strspn(v, "0123456789"), len = strlen(v), frac = 0;
+	char q[QUOTE_MAX + 2];
+	double pct = -1;
+
+	if (v[whole] == '.')
+		frac = strspn(v + whole + 1, "0123456789") + 1;
+	if (whole > 0 && frac != 1 && len <= 16 && whole + frac + (v[whole + frac] == '%') == len)
+		pct = strtod(v, NULL);
+	if (pct < (double)k->min || pct > (double)k->max)
+		return xasprintf("%s is not a percentage from %llu to %llu (like 10 or 12.5)",
+		    config_quote(v, q), (unsigned long long)k->min, (unsigned long long)k->max);
+	cfg->ratelimit_threshold = pct;
 	return NULL;
 }
 
@@ -740,8 +755,7 @@ const struct cfgkey config_keys[] = {
     {"ratelimit", "schedule", p_schedule, 0, 0, 0, KEY_JOIN},
     {"ratelimit", "timezone", p_timezone, 0, 0, 0, 0},
     {"ratelimit", "apply", p_apply, 0, 0, 0, 0},
-    /* No rule to check yet: refused whatever its value (see later_keys). */
-    {"ratelimit", "over_speed_threshold", NULL, 0, 0, 0, 0},
+    {"ratelimit", "over_speed_threshold", p_threshold, 0, 10, 100, 0},
 
     {"notify", "smn_topic", p_smn_topic, 0, 0, 0, 0},
     {"notify", "smn_endpoint", p_smn_endpoint, 0, 0, 0, 0},

@@ -94,9 +94,14 @@ struct config {
 	/* [ratelimit] */
 	bool has_schedule;
 	struct schedule schedule;
-	char *timezone; /* NULL = host local time */
-	/* Default off: "cloud" and over_speed_threshold are refused until built. */
-	enum ratelimit_apply ratelimit_apply;
+	char *timezone;                       /* NULL = host local time */
+	enum ratelimit_apply ratelimit_apply; /* default cloud */
+	/*
+	 * over_speed_threshold: % over the limit before SMS pauses the task,
+	 * 10..100, a whole number or a decimal ("12.5") as SMS's double takes it;
+	 * default 10 (SMS's).
+	 */
+	double ratelimit_threshold;
 
 	/* [notify]: every key is refused until notifications are built; these stay unset. */
 	char *smn_topic;
@@ -119,7 +124,9 @@ struct config {
  * Parses and validates `path`. On success *out is a new config and 0 is
  * returned; on failure a negative errno and *cause = "FILE:LINE: key: reason"
  * (malloc'd, the caller frees). A check of two keys names the line of the one
- * set later. Only a file that cannot be opened at all has no line to name:
+ * set later, except that a schedule needing more than 5 periods on some day
+ * (schedule_check_days(), in `timezone` from today on) is named at the
+ * schedule's line: the rules are what to change. Only a file that cannot be opened at all has no line to name:
  * then it is "FILE: reason".
  */
 int config_load(const char *path, struct config **out, char **cause);

@@ -102,6 +102,11 @@ BAD_CONFIGS = [
     ("recovery", "resume", "perhaps", "not a boolean"),
     ("ratelimit", "schedule", "Mon-Fri 25:00-08:00 50", "bad time window"),
     ("ratelimit", "timezone", "Mars/Olympus", 'unknown time zone "Mars/Olympus"'),
+    ("ratelimit", "schedule", "Mon 01:00-02:00 1, Mon 03:00-04:00 2, Mon 05:00-06:00 3, "
+     "Mon 07:00-08:00 4, Mon 09:00-10:00 5, Mon 11:00-12:00 6",
+     "needs 6 periods; SMS keeps at most 5 a day"),
+    ("ratelimit", "over_speed_threshold", "5", '"5" is not a percentage from 10 to 100'),
+    ("ratelimit", "over_speed_threshold", "ten", '"ten" is not a percentage from 10 to 100'),
     ("notify", "smn_topic", "urn:sns:x", "not an SMN topic URN"),
     ("notify", "events", "task_failed,world_ended", 'unknown event "world_ended"'),
     ("notify", "exec", "relative/hook", "not an absolute path"),
@@ -118,16 +123,14 @@ BAD_CONFIGS = [
     ("notify", "webhook", "https://hooks.example.com/smsguard", "not supported yet (notifications"),
     ("notify", "exec", "/usr/local/bin/on-event", "not supported yet (notifications"),
     ("notify", "events", "all", "not supported yet (notifications"),
-    ("ratelimit", "apply", "cloud", "not supported yet (apply = cloud will keep the task's speed"),
-    ("ratelimit", "over_speed_threshold", "10", "not supported yet (it will come with apply = cloud)"),
 ]
 NOT_YET = sum(1 for c in BAD_CONFIGS if c[3].startswith("not supported yet"))
 
 
-@scenario("-n rejects each of 33 bad configs (7 of them keys not supported yet) with exit 1 and "
+@scenario("-n rejects each of 34 bad configs (5 of them keys not supported yet) with exit 1 and "
           "FILE:LINE: key: naming the key")
 def _(ctx):
-    check(len(BAD_CONFIGS) == 33 and NOT_YET == 7, f"{len(BAD_CONFIGS)} bad configs, {NOT_YET} not yet")
+    check(len(BAD_CONFIGS) == 34 and NOT_YET == 5, f"{len(BAD_CONFIGS)} bad configs, {NOT_YET} not yet")
     for sec, key, value, reason in BAD_CONFIGS:
         d = ctx.daemon()
         d.update({sec: {key: value}})
@@ -615,16 +618,15 @@ def _(ctx):
 
 
 @scenario("without an apply key the schedule loads; status shows its current limit, window and "
-          "next change, and apply off")
+          "next change, and apply cloud (the default)")
 def _(ctx):
     d = ctx.daemon()
-    # apply = cloud is not built yet: off is the default, so a config need not name it.
     d.update({"ratelimit": {"schedule": "daily 00:00-24:00 40", "timezone": "UTC", "apply": None}})
     d.start()
     check("apply" not in open(d.conf).read(), "the config still names apply")
     rl = d.status()["ratelimit"]
     check(rl["current_mbps"] == 40 and rl["window"] == "00:00-24:00", f"ratelimit {rl}")
-    check(rl["apply"] == "off" and rl["applied"] is False, f"nothing sets the limit: {rl}")
+    check(rl["apply"] == "cloud", f"cloud is the default: {rl}")
     check(rl["next_change"] is None, f"a constant limit never changes: {rl}")
     rc, out, err = d.ctl("metrics")
     check("smsguard_ratelimit_mbps 40" in out, "metrics ratelimit")

@@ -125,7 +125,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg->confirm_ms, 120000);
 	assert_false(cfg->has_schedule);
 	assert_null(cfg->timezone);
-	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_OFF);
+	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_CLOUD);
+	assert_true(cfg->ratelimit_threshold == 10);
 	assert_null(cfg->smn_topic);
 	assert_null(cfg->smn_endpoint);
 	assert_null(cfg->webhook);
@@ -192,6 +193,7 @@ test_every_supported_key_parsed(void **state)
 	                       "schedule = Mon-Fri 08:00-18:00 50\n"
 	                       "timezone = UTC\n"
 	                       "apply = off\n"
+	                       "over_speed_threshold = 12.5\n"
 	                       "[control]\n"
 	                       "socket = /srv/sg.sock\n"
 	                       "group = root\n"
@@ -250,6 +252,7 @@ test_every_supported_key_parsed(void **state)
 	assert_int_equal(cfg->schedule.rules[0].mbps, 50);
 	assert_string_equal(cfg->timezone, "UTC");
 	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_OFF);
+	assert_true(cfg->ratelimit_threshold == 12.5);
 	assert_string_equal(cfg->socket_path, "/srv/sg.sock");
 	assert_string_equal(cfg->group, "root");
 	assert_true(cfg->has_gid);
@@ -279,8 +282,9 @@ test_example_file_parses(void **state)
 	assert_int_equal(cfg->schedule.nrules, 3);
 	assert_int_equal(cfg->nanswers, 3);
 	assert_string_equal(cfg->answers[2], "{domain}");
-	/* It shows [notify] and apply = cloud commented out until they are built. */
-	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_OFF);
+	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_CLOUD);
+	assert_true(cfg->ratelimit_threshold == 10);
+	/* It shows [notify] commented out until notifications are built. */
 	assert_null(cfg->smn_topic);
 	assert_null(cfg->webhook);
 	assert_null(cfg->exec);
@@ -406,6 +410,83 @@ test_schedule_continues_over_lines(void **state)
 	assert_true(cfg->has_schedule);
 	assert_int_equal(cfg->schedule.nrules, 3);
 	config_free(cfg);
+}
+
+static void
+test_apply_and_threshold_forms(void **state)
+{
+	static const struct {
+		const char *apply, *threshold;
+		enum ratelimit_apply want_apply;
+		double want_threshold;
+	} forms[] = {
+	    {"cloud", "10", RATELIMIT_APPLY_CLOUD, 10},
+	    {"Cloud", "100", RATELIMIT_APPLY_CLOUD, 100},
+	    {"off", "12.5", RATELIMIT_APPLY_OFF, 12.5},
+	    {"OFF", "50.0", RATELIMIT_APPLY_OFF, 50},
+	    {"cloud", "25%", RATELIMIT_APPLY_CLOUD, 25},
+	};
+
+	for (size_t i = 0; i < nitems(forms); i++) {
+		char *text = xasprintf("[ratelimit]\napply = %s\nover_speed_threshold = %s\n",
+		    forms[i].apply, forms[i].threshold);
+		struct config *cfg = load_ok("apply.conf", text);
+
+		assert_int_equal(cfg->ratelimit_apply, forms[i].want_apply);
+		assert_true(cfg->ratelimit_threshold == forms[i].want_threshold);
+		config_free(cfg);
+		free(text);
+	}
+}
+
+/*
+ * A Berlin schedule with four periods on every Shanghai day but the one of
+ * Berlin's spring-forward change (test_schedule_zone.c has it day by day). The
+ * check runs from today, so this holds while Berlin changes its clocks.
+ */
+#define DST_ONLY_SCHEDULE                                                                          \
+	"daily 08:00-09:00 1, daily 10:00-11:00 2, daily 17:10-17:20 3, daily 17:40-17:50 4"
+
+static void
+test_schedule_refused_for_its_dst_day_at_its_line(void **state)
+{
+	const char *old = getenv("TZ");
+	char *saved = old != NULL ? xstrdup(old) : NULL, *cause = NULL, *want;
+	char *path = write_file("dst.conf",
+	    "[ratelimit]\n"
+	    "schedule = " DST_ONLY_SCHEDULE "\n"
+	    "timezone = Europe/Berlin\n",
+	    0644);
+	struct config *cfg = NULL;
+	int rc;
+
+	setenv("TZ", ":Asia/Shanghai", 1);
+	tzset();
+	rc = config_load(path, &cfg, &cause);
+	/* The same schedule on a Berlin host is its own clock: four periods a day. */
+	setenv("TZ", ":Europe/Berlin", 1);
+	tzset();
+	cfg = load_ok("dst.conf",
+	    "[ratelimit]\n"
+	    "schedule = " DST_ONLY_SCHEDULE "\n"
+	    "timezone = Europe/Berlin\n");
+	config_free(cfg);
+	if (saved != NULL)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	assert_int_equal(rc, -EINVAL);
+	want = xasprintf("%s:2: schedule: Sunday ", path);
+	if (strncmp(cause, want, strlen(want)) != 0 ||
+	    strstr(cause,
+	        " (DST change in Europe/Berlin) needs 6 periods; SMS keeps at most 5 a "
+	        "day") == NULL)
+		fail_msg("cause \"%s\"", cause);
+	free(want);
+	free(cause);
+	free(path);
+	free(saved);
 }
 
 static void
@@ -674,6 +755,25 @@ static const struct bad_case bad_cases[] = {
     {"timezone_escape", "[ratelimit]\ntimezone = ../../etc/passwd\n", 2, "timezone",
         "not a time zone name"},
     {"bad_apply", "[ratelimit]\napply = sometimes\n", 2, "apply", "not cloud or off"},
+    {"threshold_below_10", "[ratelimit]\nover_speed_threshold = 5\n", 2, "over_speed_threshold",
+        "\"5\" is not a percentage from 10 to 100"},
+    {"threshold_above_100", "[ratelimit]\nover_speed_threshold = 100.5\n", 2,
+        "over_speed_threshold", "\"100.5\" is not a percentage from 10 to 100"},
+    {"threshold_not_a_number", "[ratelimit]\nover_speed_threshold = ten\n", 2,
+        "over_speed_threshold", "not a percentage"},
+    {"threshold_trailing_dot", "[ratelimit]\nover_speed_threshold = 10.\n", 2,
+        "over_speed_threshold", "not a percentage"},
+    {"threshold_exponent", "[ratelimit]\nover_speed_threshold = 1e2\n", 2, "over_speed_threshold",
+        "not a percentage"},
+    /* At the schedule's line, though timezone comes later: the rules are what to change. */
+    {"schedule_six_periods_on_a_day",
+        "[ratelimit]\nschedule = Mon 01:00-02:00 1, Mon 03:00-04:00 2, Mon 05:00-06:00 3, "
+        "Mon 07:00-08:00 4, Mon 09:00-10:00 5, Mon 11:00-12:00 6\ntimezone = UTC\n",
+        2, "schedule", "Monday "},
+    {"schedule_six_periods_says_why",
+        "[ratelimit]\nschedule = daily 01:00-02:00 1, daily 03:00-04:00 2, daily 05:00-06:00 3,\n"
+        "    daily 07:00-08:00 4, daily 09:00-10:00 5, daily 11:00-12:00 6\n",
+        2, "schedule", " needs 6 periods; SMS keeps at most 5 a day"},
     {"bad_log_level", "[daemon]\nlog_level = loud\n", 2, "log_level", "unknown log level"},
     {"task_id_too_long", "[task]\nid = 8e7e0dc4-5e4b-4e4b-9c2a-0123456789abc\n", 2, "id",
         "task id too long (37 characters, at most 36)"},
@@ -702,10 +802,6 @@ static const struct bad_case bad_cases[] = {
     {"events_not_yet", "[notify]\nevents = all\n", 2, "events", "not supported yet (notifications"},
     {"events_over_lines_not_yet", "[notify]\nevents = target_down,\n    target_up\n", 3, "events",
         "not supported yet (notifications"},
-    {"apply_cloud_not_yet", "[ratelimit]\napply = cloud\n", 2, "apply",
-        "not supported yet (apply = cloud will keep the task's speed limit in step"},
-    {"over_speed_threshold_not_yet", "[ratelimit]\nover_speed_threshold = 10\n", 2,
-        "over_speed_threshold", "not supported yet (it will come with apply = cloud)"},
 };
 
 static void
@@ -747,6 +843,8 @@ main(void)
 	    cmocka_unit_test(test_restart_answers_literal_newline),
 	    cmocka_unit_test(test_restart_command_honours_quotes),
 	    cmocka_unit_test(test_schedule_continues_over_lines),
+	    cmocka_unit_test(test_apply_and_threshold_forms),
+	    cmocka_unit_test(test_schedule_refused_for_its_dst_day_at_its_line),
 	    cmocka_unit_test(test_ports_continue_over_lines),
 	    cmocka_unit_test(test_endpoint_forms),
 	    cmocka_unit_test(test_default_credentials_path_is_not_explicit),
