@@ -567,6 +567,7 @@ period_from_json(const cJSON *it, struct schedule_period *out, char **cause)
 	out->start_min = (uint16_t)s;
 	out->end_min = (uint16_t)(e >= 1439 ? 1439 : e);
 	out->mbps = (uint32_t)speed;
+	out->threshold = 0; /* not read: the plan compares limits, not thresholds */
 	return 0;
 }
 
