@@ -27,6 +27,7 @@
 #define DAY_MARGIN (2 * DAY_S)
 #define YEAR_DAYS 366
 #define KINDS_MAX 64
+#define TIME_MAX 253402300799 /* 9999-12-31 23:59:59 UTC */
 
 static int64_t
 floor_div(int64_t a, int64_t b)
@@ -36,6 +37,13 @@ floor_div(int64_t a, int64_t b)
 	if (a % b != 0 && (a < 0) != (b < 0))
 		q--;
 	return q;
+}
+
+/* An instant these calls take: from 1970 to the year 9999, so that adding a year cannot overflow. */
+static bool
+time_ok(time_t t)
+{
+	return t >= 0 && t <= TIME_MAX;
 }
 
 /* The Monday-first week minute of a wall time (1970-01-01 was a Thursday). */
@@ -98,7 +106,7 @@ schedule_now(const struct schedule *s, const char *zone, time_t t, struct schedu
 	uint8_t *owner = xmalloc(SCHEDULE_WEEK_MIN);
 	int rc = -EINVAL, other, at, w;
 
-	if (zone_line_build(zone, t, t + NOW_HORIZON, l) != 0)
+	if (!time_ok(t) || zone_line_build(zone, t, t + NOW_HORIZON, l) != 0)
 		goto fail;
 	/* A parsed schedule has no contradictions; a hand-built one keeps the first rule. */
 	(void)schedule_week_map(s, owner, &other, &at);
@@ -122,7 +130,7 @@ schedule_host_day(time_t t, struct schedule_date *day, time_t *next_day_start)
 	time_t wall;
 	struct tm tm;
 
-	if (zone_line_build(NULL, t, t + 3 * DAY_S, l) != 0)
+	if (!time_ok(t) || zone_line_build(NULL, t, t + 3 * DAY_S, l) != 0)
 		goto fail;
 	wall = t + zone_offset_at(l, t);
 	if (gmtime_r(&wall, &tm) == NULL)
@@ -344,6 +352,10 @@ schedule_check_days(const struct schedule *s, const char *zone, time_t from, cha
 	c->other = !zone_is_host(zone);
 	/* One zone: every week is the same week. */
 	ndays = c->other ? YEAR_DAYS : 7;
+	if (!time_ok(from)) {
+		*cause = xstrdup("a time out of range");
+		goto fail;
+	}
 	to = from + (time_t)(ndays + 1) * DAY_S + DAY_MARGIN;
 	if (zone_line_build(NULL, from - DAY_MARGIN, to, &c->h) != 0 ||
 	    (c->other && zone_line_build(zone, from - DAY_MARGIN, to, &c->z) != 0)) {

@@ -84,7 +84,7 @@ char *schedule_format_hhmm(unsigned minute, char buf[6]);
  * periods against the source's local clock, so the host's zone is the one
  * the periods are written in; the schedule may be written in another.
  * Zones are switched through $TZ for the length of one call and restored:
- * the daemon is single-threaded.
+ * the daemon is single-threaded. Instants run from 1970 to the year 9999.
  */
 
 /* A calendar day: month 1..12, mday 1..31. */
@@ -149,7 +149,7 @@ int schedule_host_periods(const struct schedule *s, const char *zone, struct sch
  * first day that does not fit ("Monday 2027-01-18 needs 6 periods; SMS keeps
  * at most 5 a day", "Sunday 2027-03-28 (DST change in Europe/Berlin) needs 6
  * periods; SMS keeps at most 5 a day"), or -EINVAL with *cause for a zone
- * that cannot be read. A few milliseconds.
+ * that cannot be read or a time out of range. A few milliseconds.
  */
 int schedule_check_days(const struct schedule *s, const char *zone, time_t from, char **cause);
 

@@ -298,7 +298,7 @@ test_now_two_hour_dst_troll(void **state)
 }
 
 static void
-test_now_rejects_a_bad_zone(void **state)
+test_now_rejects_a_bad_zone_or_time(void **state)
 {
 	struct schedule s;
 	struct schedule_now n;
@@ -311,6 +311,9 @@ test_now_rejects_a_bad_zone(void **state)
 	    schedule_now(&s, "../../etc/passwd", utc(2027, 1, 6, 0, 0, 0), &n), -EINVAL);
 	/* A file under zoneinfo that is no zone (glibc would read it as UTC). */
 	assert_int_equal(schedule_now(&s, "zone.tab", utc(2027, 1, 6, 0, 0, 0), &n), -EINVAL);
+	assert_int_equal(schedule_now(&s, BERLIN, -1, &n), -EINVAL);
+	assert_int_equal(schedule_now(&s, BERLIN, (time_t)INT64_MAX, &n), -EINVAL);
+	assert_int_equal(schedule_host_day((time_t)INT64_MAX, NULL, NULL), -EINVAL);
 }
 
 static void
@@ -670,6 +673,20 @@ test_check_names_the_hosts_dst_change(void **state)
 	    "day");
 }
 
+static void
+test_check_names_an_unreadable_zone(void **state)
+{
+	struct schedule s;
+	char *cause = NULL;
+
+	host_zone("UTC");
+	parse_ok(DESIGN_EXAMPLE, &s);
+	assert_int_equal(
+	    schedule_check_days(&s, "Nowhere/Town", utc(2027, 1, 15, 0, 0, 0), &cause), -EINVAL);
+	assert_string_equal(cause, "cannot read the time zone Nowhere/Town");
+	free(cause);
+}
+
 int
 main(void)
 {
@@ -681,7 +698,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_now_spring_forward_berlin, restore_tz),
 	    cmocka_unit_test_teardown(test_now_fall_back_berlin, restore_tz),
 	    cmocka_unit_test_teardown(test_now_two_hour_dst_troll, restore_tz),
-	    cmocka_unit_test_teardown(test_now_rejects_a_bad_zone, restore_tz),
+	    cmocka_unit_test_teardown(test_now_rejects_a_bad_zone_or_time, restore_tz),
 	    cmocka_unit_test_teardown(test_zone_switch_restores_tz_exactly, restore_tz),
 	    cmocka_unit_test_teardown(test_host_day_in_shanghai, restore_tz),
 	    cmocka_unit_test_teardown(test_host_day_across_berlin_dst, restore_tz),
@@ -703,6 +720,7 @@ main(void)
 	    cmocka_unit_test_teardown(
 	        test_check_refuses_a_schedule_that_breaks_only_on_a_dst_day, restore_tz),
 	    cmocka_unit_test_teardown(test_check_names_the_hosts_dst_change, restore_tz),
+	    cmocka_unit_test_teardown(test_check_names_an_unreadable_zone, restore_tz),
 	};
 	int rc;
 
