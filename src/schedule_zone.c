@@ -76,15 +76,17 @@ change_after(const struct schedule *s, const uint8_t *owner, const struct zone_l
 	for (int i = 0; i < l->n; i++) {
 		time_t a = l->span[i].start, b = i + 1 < l->n ? l->span[i + 1].start : l->end;
 		long off = l->span[i].off;
+		uint32_t v;
 		int64_t m;
 		int k;
 
 		if (b <= t)
 			continue;
 		if (a > t) {
-			*next = schedule_limit_at(s, owner, week_minute(a + off));
-			if (*next != now)
+			if ((v = schedule_limit_at(s, owner, week_minute(a + off))) != now) {
+				*next = v;
 				return a;
+			}
 		} else {
 			a = t;
 		}

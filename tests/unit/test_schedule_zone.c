@@ -225,10 +225,14 @@ static void
 test_now_never_changes(void **state)
 {
 	struct schedule s;
+	struct schedule_now n;
 
 	host_zone("UTC");
 	parse_ok("daily 00:00-24:00 40", &s);
 	expect_now(&s, BERLIN, utc(2027, 3, 28, 0, 30, 0), 40, 0, 0);
+	/* Nothing comes after "never", DST change or not. */
+	assert_int_equal(schedule_now(&s, BERLIN, utc(2027, 3, 28, 0, 30, 0), &n), 0);
+	assert_int_equal(n.next_mbps, 0);
 	parse_ok("", &s);
 	expect_now(&s, BERLIN, utc(2027, 3, 28, 0, 30, 0), 0, 0, 0);
 }
