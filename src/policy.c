@@ -238,6 +238,7 @@ track_task(struct ctx *c)
 		st->confirm_pending = false;
 		st->needs_recreate = false;
 		st->finished_reported = false;
+		st->stopped_reported = false;
 		st->report_resume_refused = false;
 	}
 	/* The snapshot that led to the resume, seen again: it says nothing new. */
@@ -265,9 +266,28 @@ track_task(struct ctx *c)
 	}
 	if (!task_state_is_finished(in->state) && in->state != TASK_UNKNOWN)
 		st->finished_reported = false;
+	if (in->state != TASK_ABORT && in->state != TASK_ABORTING && in->state != TASK_UNKNOWN)
+		st->stopped_reported = false;
 	/* Only a new task can be resumed again after the agent restart lost this one. */
 	if (task_state_is_finished(in->state))
 		st->needs_recreate = false;
+}
+
+/*
+ * SMS paused the task itself because the migration ran faster than its
+ * limit (SMS.9007): tc is missing or not working on this host, so the limit
+ * cannot be enforced here. Rule 4 still holds: not ours to start.
+ */
+#define OVERSPEED_WHY                                                                              \
+	"the rate exceeded its limit, so the limit cannot be enforced on this host (tc missing "   \
+	"or "                                                                                      \
+	"not working, or other tc rules on the NIC); fix tc, then start the task: not touching it"
+
+static bool
+overspeed_stop(const struct policy_input *in)
+{
+	return (in->state == TASK_ABORT || in->state == TASK_ABORTING) &&
+	    strcmp(in->error_code, "SMS.9007") == 0;
 }
 
 /* Events of what is seen: raised even while paused (they report, they do not act). */
@@ -343,6 +363,15 @@ observe(struct ctx *c)
 		d = task_details(c);
 		add_event(c, EV_TASK_FINISHED, d, "task finished: %s", task_state_name(in->state));
 		st->finished_reported = true;
+	}
+	if (overspeed_stop(in) && !st->stopped_reported) {
+		d = task_details(c);
+		cJSON_AddStringToObject(d, "error_code", in->error_code);
+		cJSON_AddStringToObject(d, "meaning", meaning_of(in->error_code));
+		cJSON_AddBoolToObject(d, "network", false);
+		add_event(c, EV_TASK_FAILED, d, "task %s by SMS with %s: %s",
+		    task_state_name(in->state), in->error_code, OVERSPEED_WHY);
+		st->stopped_reported = true;
 	}
 }
 
@@ -620,6 +649,11 @@ decide(struct ctx *c)
 		return;
 	}
 	/* Rule 4: a person (or SMS itself, e.g. SMS.9007) stopped it: hands off. */
+	if (overspeed_stop(in)) {
+		set_reason(c, POLICY_HEALTH_DEGRADED, "task paused by SMS (%s): %s", in->error_code,
+		    OVERSPEED_WHY);
+		return;
+	}
 	if (in->state == TASK_ABORT || in->state == TASK_ABORTING) {
 		set_reason(c, POLICY_HEALTH_DEGRADED, "task stopped by a person: not touching it");
 		return;

@@ -122,6 +122,7 @@ policy_state_to_json(const struct policy_state *st)
 	cJSON_AddBoolToObject(x, "agent_down", st->agent_down_reported);
 	cJSON_AddBoolToObject(x, "exhausted", st->exhausted_reported);
 	cJSON_AddBoolToObject(x, "finished", st->finished_reported);
+	cJSON_AddBoolToObject(x, "stopped", st->stopped_reported);
 	x = cJSON_AddObjectToObject(o, "report");
 	cJSON_AddBoolToObject(x, "resume_refused", st->report_resume_refused);
 	cJSON_AddBoolToObject(x, "restart_failed", st->report_restart_failed);
@@ -221,6 +222,7 @@ policy_state_from_json(struct policy_state *st, const cJSON *obj, int64_t now_ms
 		st->agent_down_reported = get_bool(x, "agent_down");
 		st->exhausted_reported = get_bool(x, "exhausted");
 		st->finished_reported = get_bool(x, "finished");
+		st->stopped_reported = get_bool(x, "stopped");
 	}
 	x = cJSON_GetObjectItemCaseSensitive(obj, "report");
 	if (cJSON_IsObject(x)) {

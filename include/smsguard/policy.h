@@ -214,6 +214,7 @@ struct policy_state {
 	bool agent_down_reported;
 	bool exhausted_reported;
 	bool finished_reported;
+	bool stopped_reported; /* a stop by SMS itself (SMS.9007) was reported */
 };
 
 /* A fresh state (not paused, empty budget with cfg's limits; cfg may be NULL). */

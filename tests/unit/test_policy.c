@@ -1098,6 +1098,27 @@ test_aborting_task_is_left_alone_even_with_agent_dead(void **state)
 	assert_string_equal(f->out.reason, "task stopped by a person: not touching it");
 }
 
+static void
+test_overspeed_pause_by_sms_is_explained_once_and_left_alone(void **state)
+{
+	struct fx *f = *state;
+	const struct policy_action *ev;
+
+	f->in.state = TASK_ABORT;
+	snprintf(f->in.error_code, sizeof(f->in.error_code), "SMS.9007");
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+	assert_true(has_text(f->out.reason, "paused by SMS (SMS.9007)"));
+	assert_true(has_text(f->out.reason, "cannot be enforced on this host"));
+	ev = event(&f->out, EV_TASK_FAILED);
+	assert_non_null(ev);
+	assert_true(has_text(ev->message, "tc missing or not working"));
+	restart_smsguard(f);
+	f->now += MIN;
+	decide(f);
+	assert_int_equal(count_events(&f->out, EV_TASK_FAILED), 0);
+}
+
 /* --- rule 5: the agent --- */
 
 static void
@@ -1682,6 +1703,7 @@ main(void)
 	    T(test_failure_without_code_is_not_retried),
 	    T(test_user_stop_after_network_failure_is_never_started),
 	    T(test_aborting_task_is_left_alone_even_with_agent_dead),
+	    T(test_overspeed_pause_by_sms_is_explained_once_and_left_alone),
 	    T(test_agent_dead_is_restarted_through_the_budget),
 	    T(test_agent_restart_confirmed_raises_agent_restarted_and_polls_now),
 	    T(test_file_level_task_after_agent_restart_is_resumed),
