@@ -540,7 +540,7 @@ sms_parse_hhmm(const char *s)
 	return h * 60 + m;
 }
 
-static const char *const period_names[] = {"start", "end", "speed", NULL};
+static const char *const period_names[] = {"start", "end", "speed", "over_speed_threshold", NULL};
 
 /* One period of a schedule: every field must be good. */
 static int
@@ -550,6 +550,8 @@ period_from_json(const cJSON *it, struct schedule_period *out, char **cause)
 	char start[16], end[16];
 	uint32_t badbits = 0;
 	int64_t speed;
+	bool has_th = false;
+	double th = 0;
 	int s, e;
 
 	p.bad = &badbits;
@@ -558,6 +560,7 @@ period_from_json(const cJSON *it, struct schedule_period *out, char **cause)
 	sms_get_string(&p, it, "start", start, sizeof(start), FIT_TOKEN, 1u << 0);
 	sms_get_string(&p, it, "end", end, sizeof(end), FIT_TOKEN, 1u << 1);
 	sms_get_int64(&p, it, "speed", 0, 100000, 0, &speed, 1u << 2);
+	sms_get_double(&p, it, "over_speed_threshold", 0, 100, &has_th, &th, 1u << 3);
 	if (badbits != 0)
 		return sms_bad(cause, p.note, "speed_limit[]");
 	if ((s = sms_parse_hhmm(start)) < 0 || s >= 1440)
@@ -567,7 +570,7 @@ period_from_json(const cJSON *it, struct schedule_period *out, char **cause)
 	out->start_min = (uint16_t)s;
 	out->end_min = (uint16_t)(e >= 1439 ? 1439 : e);
 	out->mbps = (uint32_t)speed;
-	out->threshold = 0; /* not read: the plan compares limits, not thresholds */
+	out->threshold = has_th ? th : 0;
 	return 0;
 }
 

@@ -45,7 +45,7 @@ struct schedule_period {
 	uint16_t start_min;
 	uint16_t end_min; /* 1439 = "23:59" */
 	uint32_t mbps;
-	uint8_t threshold; /* over_speed_threshold %; 0 = not given (the schedule never sets it) */
+	double threshold; /* over_speed_threshold %; 0 = not given (the schedule never sets it) */
 };
 
 /* 0, or -EINVAL with *cause (malloc'd) naming the bad part. */

@@ -641,6 +641,7 @@ test_speed_limits_example_parses(void **state)
 	assert_int_equal(p[0].start_min, 0);
 	assert_int_equal(p[0].end_min, 1439);
 	assert_int_equal(p[0].mbps, 1000);
+	assert_int_equal(p[0].threshold, 50); /* over_speed_threshold 50.0 */
 	free(body);
 }
 
@@ -657,6 +658,7 @@ test_speed_limits_accept_unpadded_hours(void **state)
 	assert_int_equal(p[1].start_min, 8 * 60);
 	assert_int_equal(p[2].end_min, 1439);
 	assert_int_equal(p[2].mbps, 25);
+	assert_int_equal(p[2].threshold, 0); /* not given */
 	free(body);
 }
 
@@ -686,6 +688,10 @@ test_speed_limits_with_a_malformed_field_are_refused(void **state)
 	    "{\"speed_limit\":[{\"start\":\"0:00\",\"end\":\"8:00\",\"speed\":100001}]}",
 	    "{\"speed_limit\":[{\"start\":0,\"end\":\"8:00\"}]}",
 	    "{\"speed_limit\":[{\"start\":\"0:00\",\"end\":\"8:61\"}]}",
+	    "{\"speed_limit\":[{\"start\":\"0:00\",\"end\":\"8:00\",\"over_speed_threshold\":101}]"
+	    "}",
+	    "{\"speed_limit\":[{\"start\":\"0:00\",\"end\":\"8:00\",\"over_speed_threshold\":\"x\"}"
+	    "]}",
 	};
 	struct schedule_period p[SCHEDULE_MAX_PERIODS];
 	char *cause = NULL;
