@@ -20,6 +20,7 @@
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
 #include "smsguard/probe.h"
+#include "smsguard/ratelimit.h"
 #include "smsguard/sdnotify.h"
 #include "smsguard/taskpoll.h"
 #include "smsguard/util.h"
@@ -58,7 +59,11 @@ daemon_save_cb(void *arg)
 static void
 daemon_turned(void *arg)
 {
-	control_turned(arg);
+	struct daemon *d = arg;
+
+	if (d->rl != NULL && d->exec != NULL)
+		ratelimit_task(d->rl, engine_task(executor_engine(d->exec)));
+	control_turned(d);
 }
 
 /* -------------------------------------------------------------- signals */
@@ -113,7 +118,12 @@ daemon_modules_close(struct daemon *d)
 		executor_close(d->exec, module_closed, d);
 		d->exec = NULL;
 	}
-	/* The poller before the client it calls through. */
+	/* The poller and the rate limit before the client they call through. */
+	if (d->rl != NULL) {
+		d->closing++;
+		ratelimit_close(d->rl, module_closed, d);
+		d->rl = NULL;
+	}
 	if (d->poll != NULL) {
 		d->closing++;
 		taskpoll_close(d->poll, module_closed, d);
@@ -178,6 +188,10 @@ daemon_modules_new(struct daemon *d, char **cause)
 		return r;
 	if ((r = taskpoll_new(&d->loop, d->cloud, d->cfg, &obs, &d->poll)) < 0) {
 		*cause = xasprintf("cannot start the task poller: %s", strerror(-r));
+		return r;
+	}
+	if ((r = ratelimit_new(&d->loop, d->cfg, d->cloud, &obs, &d->rl)) < 0) {
+		*cause = xasprintf("cannot start the rate limit: %s", strerror(-r));
 		return r;
 	}
 	if ((r = probe_new(&d->loop, d->cfg, &obs, &d->probe)) < 0 ||

@@ -25,6 +25,7 @@ struct taskpoll;
 struct probe_set;
 struct agent;
 struct executor;
+struct ratelimit;
 struct waiter;
 
 struct daemon {
@@ -55,6 +56,7 @@ struct daemon {
 	struct probe_set *probe;
 	struct agent *agent;
 	struct executor *exec;
+	struct ratelimit *rl;
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */

@@ -18,6 +18,7 @@ static const char *const event_names[EV_TYPE_COUNT] = {
     [EV_CLOUD_UNREACHABLE] = "cloud_unreachable",
     [EV_RATELIMIT_APPLIED] = "ratelimit_applied",
     [EV_CLOCK_SKEW] = "clock_skew",
+    [EV_RATELIMIT_FAILED] = "ratelimit_failed",
 };
 
 const char *

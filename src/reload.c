@@ -15,6 +15,7 @@
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
 #include "smsguard/probe.h"
+#include "smsguard/ratelimit.h"
 #include "smsguard/sdnotify.h"
 #include "smsguard/taskpoll.h"
 
@@ -45,6 +46,7 @@ reload_run(struct daemon *d, char **cause)
 	probe_reconfigure(d->probe, cfg);
 	agent_reconfigure(d->agent, cfg, cr);
 	executor_reconfigure(d->exec, cfg);
+	ratelimit_reconfigure(d->rl, cfg, d->cloud);
 	config_free(d->cfg);
 	credentials_free(d->creds);
 	d->cfg = cfg;

@@ -23,88 +23,11 @@
 #include "smsguard/log.h"
 #include "smsguard/metrics.h"
 #include "smsguard/probe.h"
-#include "smsguard/schedule.h"
+#include "smsguard/ratelimit.h"
 #include "smsguard/taskpoll.h"
 #include "smsguard/util.h"
 
 #define STATUS_EVENTS 5
-
-struct ratelimit_view {
-	int64_t minute; /* the wall-clock minute it was computed for */
-	int rc;         /* 0, or -ENOENT: no schedule, or unlimited now */
-	uint32_t mbps;
-	char window[16];
-	int64_t next_change_s;
-};
-
-/*
- * The schedule's limit now, in the source's local time or `[ratelimit]
- * timezone` (DST-correct through localtime_r). The zone is switched for one
- * conversion, so the view is computed at most once a minute and kept.
- */
-static const struct ratelimit_view *
-ratelimit_now(const struct config *cfg)
-{
-	static struct ratelimit_view v = {.minute = -1};
-	static const struct config *for_cfg;
-	time_t now = time(NULL);
-	const char *oldtz;
-	char *saved, a[6], b[6];
-	uint16_t ws = 0, we = 0;
-	int next = -1;
-	struct tm tm;
-
-	if (for_cfg == cfg && v.minute == (int64_t)now / 60)
-		return &v;
-	for_cfg = cfg;
-	memset(&v, 0, sizeof(v));
-	v.minute = (int64_t)now / 60;
-	v.rc = -ENOENT;
-	if (!cfg->has_schedule)
-		return &v;
-	oldtz = getenv("TZ");
-	saved = oldtz != NULL ? xstrdup(oldtz) : NULL;
-	/* The loop is single-threaded: switching TZ for one conversion is safe here. */
-	if (cfg->timezone != NULL) {
-		setenv("TZ", cfg->timezone, 1);
-		tzset();
-	}
-	localtime_r(&now, &tm);
-	if (cfg->timezone != NULL) {
-		if (saved != NULL)
-			setenv("TZ", saved, 1);
-		else
-			unsetenv("TZ");
-		tzset();
-	}
-	free(saved);
-	v.rc = schedule_at(
-	    &cfg->schedule, tm.tm_wday, tm.tm_hour * 60 + tm.tm_min, &v.mbps, &ws, &we, &next);
-	if (next >= 0)
-		v.next_change_s = (int64_t)now - tm.tm_sec + (int64_t)next * 60;
-	if (v.rc == 0)
-		snprintf(v.window, sizeof(v.window), "%s-%s", schedule_format_hhmm(ws, a),
-		    schedule_format_hhmm(we, b));
-	return &v;
-}
-
-static void
-ratelimit_json(const struct config *cfg, cJSON *o)
-{
-	const struct ratelimit_view *v = ratelimit_now(cfg);
-
-	cJSON_AddNumberToObject(o, "current_mbps", v->mbps);
-	if (v->window[0] != '\0')
-		cJSON_AddStringToObject(o, "window", v->window);
-	else
-		cJSON_AddNullToObject(o, "window");
-	if (v->next_change_s > 0)
-		cJSON_AddNumberToObject(o, "next_change", (double)v->next_change_s);
-	else
-		cJSON_AddNullToObject(o, "next_change");
-	cJSON_AddStringToObject(
-	    o, "apply", cfg->ratelimit_apply == RATELIMIT_APPLY_CLOUD ? "cloud" : "off");
-}
 
 /* What is known before any module has reported. */
 static void
@@ -120,7 +43,6 @@ status_defaults(struct daemon *d, cJSON *task, cJSON *cloud, cJSON *recovery, cJ
 	cJSON_AddNumberToObject(recovery, "budget", d->cfg->budget_actions);
 	cJSON_AddNullToObject(recovery, "next_allowed");
 	cJSON_AddNullToObject(recovery, "last_action");
-	cJSON_AddBoolToObject(ratelimit, "applied", 0);
 }
 
 cJSON *
@@ -155,7 +77,10 @@ status_json(struct daemon *d)
 	probe_status_json(d->probe, target);
 	agent_status_json(d->agent, agent);
 	engine_status_json(e, util_wall_ms(), recovery);
-	ratelimit_json(d->cfg, ratelimit);
+	if (d->rl != NULL)
+		ratelimit_status_json(d->rl, ratelimit);
+	else
+		cJSON_AddBoolToObject(ratelimit, "applied", 0);
 	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, STATUS_EVENTS));
 	return o;
 }
@@ -256,7 +181,8 @@ metrics_all(struct daemon *d, struct metrics *m)
 	metrics_cloud(d, m);
 	metrics_family(m, "smsguard_ratelimit_mbps", "gauge",
 	    "the rate limit in force, Mbit/s (0 = unlimited)");
-	metrics_sample(m, "smsguard_ratelimit_mbps", ratelimit_now(d->cfg)->mbps, NULL);
+	metrics_sample(
+	    m, "smsguard_ratelimit_mbps", d->rl != NULL ? ratelimit_current_mbps(d->rl) : 0, NULL);
 }
 
 char *

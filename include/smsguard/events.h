@@ -26,6 +26,7 @@ enum event_type {
 	EV_CLOUD_UNREACHABLE,
 	EV_RATELIMIT_APPLIED,
 	EV_CLOCK_SKEW,
+	EV_RATELIMIT_FAILED, /* the cloud refused the day's periods (reported once) */
 	EV_TYPE_COUNT,
 };
 

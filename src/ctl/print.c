@@ -513,10 +513,36 @@ status_recovery(const cJSON *rec, time_t now)
 	}
 }
 
+/* "08:00-18:00 50, 18:00-23:59 unlimited" from a periods array; "unlimited all day" when empty. */
+static void
+line_periods(struct line *l, const cJSON *arr)
+{
+	const cJSON *p;
+	int i = 0;
+
+	if (cJSON_GetArraySize(arr) == 0) {
+		line_add(l, "unlimited all day");
+		return;
+	}
+	cJSON_ArrayForEach(p, arr)
+	{
+		double mbps = 0;
+
+		line_add(l, "%s", i++ > 0 ? ", " : "");
+		line_text(l, get_str(p, "start"));
+		line_add(l, "-");
+		line_text(l, get_str(p, "end"));
+		if (get_num(p, "mbps", &mbps))
+			line_add(l, " %.0f", mbps);
+	}
+	line_add(l, " Mbit/s");
+}
+
 static void
 status_ratelimit(const cJSON *rl, time_t now)
 {
 	const cJSON *applied = get(rl, "applied");
+	const char *apply = get_str(rl, "apply");
 	struct line l = {.len = 0};
 	double mbps;
 
@@ -532,12 +558,36 @@ status_ratelimit(const cJSON *rl, time_t now)
 		line_text(&l, get_str(rl, "window"));
 		line_add(&l, ")");
 	}
-	if (cJSON_IsBool(applied))
+	if (apply != NULL && strcmp(apply, "off") == 0)
+		line_add(&l, ", apply = off");
+	else if (cJSON_IsBool(applied))
 		line_add(&l, ", %s", cJSON_IsTrue(applied) ? "applied" : "not applied");
 	line_print(&l);
-	if (get(rl, "next_change") != NULL) {
+	if (get_num(rl, "next_change", &mbps)) {
 		line_label(&l, 2, "next");
 		line_when(&l, rl, "next_change", now, "-");
+		if (get_num(rl, "next_mbps", &mbps))
+			line_add(&l, mbps > 0 ? " -> %.0f Mbit/s" : " -> unlimited", mbps);
+		line_print(&l);
+	}
+	if (cJSON_IsArray(get(rl, "today"))) {
+		line_label(&l, 2, "today");
+		line_periods(&l, get(rl, "today"));
+		line_print(&l);
+	}
+	if (cJSON_IsArray(get(rl, "cloud"))) {
+		line_label(&l, 2, "task holds");
+		line_periods(&l, get(rl, "cloud"));
+		line_print(&l);
+	}
+	if (get(rl, "last_applied") != NULL && get_num(rl, "last_applied", &mbps)) {
+		line_label(&l, 2, "applied");
+		line_when(&l, rl, "last_applied", now, "-");
+		line_print(&l);
+	}
+	if (get_str(rl, "error") != NULL) {
+		line_label(&l, 2, "error");
+		line_text(&l, get_str(rl, "error"));
 		line_print(&l);
 	}
 }

@@ -61,6 +61,7 @@ Task definition (--task-file: {"tasks":[…]} or […]; POST /_sim/tasks; all ke
   sub_tasks ([names] or [{name,progress,weight}]) rate fail_after agent_timeout agent_fail_code
   heartbeat_window (of its source) ports port_map fail_codes simulate agent_required
   ports_required speed (Mbit/s shown while moving) totalsize abort_seconds sync_seconds
+  speed_limit_refuse (an error code, e.g. "SMS.6102": every UpdateSpeed is refused with it)
   source_server {id ip name hostname os_type os_version}  (tasks may share a source by id)
   Default: one RUNNING LINUX MIGRATE_FILE task DEFAULT_TASK_ID whose source DEFAULT_SOURCE_ID
   has ip 127.0.0.1 and this host's name, migration_ip 127.0.0.1.
@@ -254,7 +255,7 @@ TASK_DEFAULTS = {
                                                   "8900": "SMS.1807"},
     "simulate": True, "agent_required": True, "ports_required": True, "speed": 95.5,
     "totalsize": 10737418240, "abort_seconds": 1.0, "sync_seconds": 5.0, "speed_limits": [],
-    "error_code": None, "error_param": None, "error_json": None,
+    "error_code": None, "error_param": None, "error_json": None, "speed_limit_refuse": None,
 }
 SETTABLE = set(TASK_DEFAULTS) | {"sub_tasks", "progress", "subtask", "connected",
                                  "heartbeat_window"}
@@ -416,6 +417,10 @@ class Model:
                 t[k] = float(v)
             elif k == "speed_limits":
                 _check_speed_limits(v)
+                t[k] = v
+            elif k == "speed_limit_refuse":
+                if v is not None and v not in ERR:
+                    raise BadRequest("speed_limit_refuse must be null or a known error code")
                 t[k] = v
             elif k == "port_map":
                 if not isinstance(v, dict):
@@ -1430,7 +1435,11 @@ def h_speed_post(h, model, a, body, entry):
     except BadRequest as e:
         return err_body("SMS.6102", msg="%s: %s" % (ERR["SMS.6102"][1], e))
     with model.lock:
-        t["speed_limits"] = d["speed_limit"]
+        refuse = t["speed_limit_refuse"]
+        if refuse is None:
+            t["speed_limits"] = d["speed_limit"]
+    if refuse is not None:
+        return err_body(refuse)
     return 200, {}
 
 
