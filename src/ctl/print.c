@@ -556,6 +556,10 @@ status_ratelimit(const cJSON *rl, time_t now)
 	if (get_str(rl, "window") != NULL) {
 		line_add(&l, " (");
 		line_text(&l, get_str(rl, "window"));
+		if (get_str(rl, "timezone") != NULL) {
+			line_add(&l, " ");
+			line_text(&l, get_str(rl, "timezone"));
+		}
 		line_add(&l, ")");
 	}
 	if (apply != NULL && strcmp(apply, "off") == 0)
