@@ -12,6 +12,10 @@ DEB_PKGS = gcc make meson ninja-build pkg-config libuv1-dev libcurl4-openssl-dev
 RPM_PKGS = gcc make meson ninja-build pkgconf-pkg-config libuv-devel libcurl-devel \
 	cjson-devel mbedtls-devel inih-devel libcmocka-devel python3 openssl \
 	iproute nftables procps-ng
+# Test tools: promtool (in Debian 12's prometheus package) checks the metrics and the alert
+# rules, the node exporter serves the textfile. Their services are stopped and disabled.
+DEB_TOOLS = prometheus prometheus-node-exporter
+RPM_TOOLS = golang-github-prometheus golang-github-prometheus-node-exporter
 
 .PHONY: all build deps check check-busy demo fuzz valgrind bench install clean format help
 
@@ -28,7 +32,8 @@ help:
 	@echo "make deps     install the build and test dependencies (apt-get or dnf)"
 
 deps:
-	@sh tools/deps.sh $(DEB_PKGS) -- $(RPM_PKGS)
+	@DEPS_NO_SERVICES="$(DEB_TOOLS)" sh tools/deps.sh $(DEB_PKGS) $(DEB_TOOLS) -- \
+		$(RPM_PKGS) $(RPM_TOOLS)
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD) -Dwerror=true

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Installs the packages that are missing: deps.sh DEB_PKG… -- RPM_PKG…
 # apt-get on Debian/Ubuntu, dnf on Fedora/RHEL; as root, or through sudo.
+# DEPS_NO_SERVICES names packages installed as test tools only (prometheus,
+# its node exporter): Debian starts and enables their services on install,
+# so a package of that list that this run installed is stopped and disabled.
 set -eu
 deb=""
 rpm=""
@@ -18,6 +21,24 @@ else
 	sudo="none"
 fi
 
+# Stops and disables the service of each package named in DEPS_NO_SERVICES.
+# Without systemd the postinst's invoke-rc.d usually starts nothing (no
+# runlevel, or a policy-rc.d refusing); the init script stops by pidfile.
+quiet_services() {
+	for p in $1; do
+		case " ${DEPS_NO_SERVICES:-} " in
+		*" $p "*) ;;
+		*) continue ;;
+		esac
+		if [ -d /run/systemd/system ]; then
+			$sudo systemctl disable --now "$p.service" >/dev/null 2>&1 || true
+		elif [ -x "/etc/init.d/$p" ]; then
+			$sudo invoke-rc.d "$p" stop >/dev/null 2>&1 || true
+			$sudo update-rc.d "$p" disable >/dev/null 2>&1 || true
+		fi
+	done
+}
+
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
 	missing=""
 	for p in $deb; do
@@ -33,8 +54,10 @@ if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
 	echo "deps: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	# An old package list cannot find new packages; update once, then install.
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	# Another apt-get may hold the lock for a while: wait for it rather than fail.
+	$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+	$sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
+	quiet_services "$missing"
 elif command -v rpm >/dev/null 2>&1 && command -v dnf >/dev/null 2>&1; then
 	missing=""
 	for p in $rpm; do
