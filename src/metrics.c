@@ -37,14 +37,32 @@ metrics_puts(struct metrics *m, const char *s)
 	metrics_put(m, s, strlen(s));
 }
 
+/* HELP text escapes backslash and newline (exposition format 0.0.4). */
+static void
+metrics_help_text(struct metrics *m, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\')
+			metrics_puts(m, "\\\\");
+		else if (*v == '\n')
+			metrics_puts(m, "\\n");
+		else
+			metrics_put(m, v, 1);
+	}
+}
+
 void
 metrics_family(struct metrics *m, const char *name, const char *type, const char *help)
 {
-	char line[512];
-
-	snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-	metrics_puts(m, line);
-	util_strlcpy(m->last_name, name, sizeof(m->last_name));
+	metrics_puts(m, "# HELP ");
+	metrics_puts(m, name);
+	metrics_puts(m, " ");
+	metrics_help_text(m, help);
+	metrics_puts(m, "\n# TYPE ");
+	metrics_puts(m, name);
+	metrics_puts(m, " ");
+	metrics_puts(m, type);
+	metrics_puts(m, "\n");
 }
 
 /* Label values escape backslash, double quote and newline (exposition format). */
@@ -60,6 +78,26 @@ metrics_label_value(struct metrics *m, const char *v)
 			metrics_puts(m, "\\n");
 		else
 			metrics_put(m, v, 1);
+	}
+}
+
+/*
+ * A value as Prometheus spells it: NaN, +Inf, -Inf, integers without a
+ * fraction, other numbers in the fewest digits that read back the same.
+ */
+static void
+metrics_format_value(double value, char *buf, size_t len)
+{
+	if (isnan(value))
+		snprintf(buf, len, " NaN\n");
+	else if (isinf(value))
+		snprintf(buf, len, " %sInf\n", value > 0 ? "+" : "-");
+	else if (value == floor(value) && fabs(value) < 1e15)
+		snprintf(buf, len, " %.0f\n", value);
+	else {
+		snprintf(buf, len, " %.15g\n", value);
+		if (strtod(buf, NULL) != value)
+			snprintf(buf, len, " %.17g\n", value);
 	}
 }
 
@@ -85,13 +123,16 @@ metrics_sample(struct metrics *m, const char *name, double value, ...)
 	va_end(ap);
 	if (!first)
 		metrics_puts(m, "}");
-	if (isnan(value))
-		snprintf(num, sizeof(num), " NaN\n");
-	else if (value == floor(value) && fabs(value) < 1e15)
-		snprintf(num, sizeof(num), " %.0f\n", value);
-	else
-		snprintf(num, sizeof(num), " %.6g\n", value);
+	metrics_format_value(value, num, sizeof(num));
 	metrics_puts(m, num);
+}
+
+void
+metrics_onehot(struct metrics *m, const char *name, const char *label, const char *const *values,
+    int n, int current)
+{
+	for (int i = 0; i < n; i++)
+		metrics_sample(m, name, i == current, label, values[i], NULL);
 }
 
 const char *
