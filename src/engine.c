@@ -235,6 +235,15 @@ engine_paused(const struct engine *e, int64_t *until_ms)
 	return e->st.paused;
 }
 
+bool
+engine_recovery_exhausted(const struct engine *e, int64_t now_ms)
+{
+	struct budget_status bs;
+
+	budget_allowed(&e->st.budget, now_ms, &bs);
+	return e->st.exhausted_reported && bs.exhausted;
+}
+
 cJSON *
 engine_state_json(const struct engine *e)
 {

@@ -92,6 +92,12 @@ void engine_resume(struct engine *e, int64_t now_ms);
 /* The task in the picture, or NULL. */
 const struct sms_task *engine_task(const struct engine *e);
 bool engine_paused(const struct engine *e, int64_t *until_ms);
+/*
+ * Whether recovery_exhausted holds: an action was held back because the
+ * budget's window is full, and the window has not freed since (nor has an
+ * operator resumed). A budget of 0 is a choice, not exhaustion. For metrics.
+ */
+bool engine_recovery_exhausted(const struct engine *e, int64_t now_ms);
 
 /* state.json "recovery" and back; a bad object starts fresh (-EINVAL). */
 cJSON *engine_state_json(const struct engine *e);

@@ -373,6 +373,79 @@ test_state_survives_a_restart_of_smsguard(void **state)
 	assert_non_null(strstr(again.reason, "restart in progress"));
 }
 
+/* The budget spent: exhausted from the held-back action until the window frees. */
+static void
+test_recovery_exhausted_holds_until_the_window_frees(void **state)
+{
+	struct fx *f = *state;
+
+	f->cfg.budget_actions = 1;
+	engine_reconfigure(&f->e, &f->cfg);
+	steady(f);
+	f->now += SEC;
+	agent(f, AGENT_DEAD);
+	turn(f);
+	assert_string_equal(actions(f), "event:agent_down restart_agent");
+	engine_started(&f->e, ACT_RESTART_AGENT, f->now);
+	assert_false(engine_recovery_exhausted(&f->e, f->now));
+
+	f->now += 3 * SEC;
+	done(f, OBS_RESTART_DONE, OBS_DONE_OK);
+	agent(f, AGENT_RUNNING);
+	turn(f);
+	f->now += 60 * SEC;
+	agent(f, AGENT_DEAD);
+	turn(f);
+	assert_non_null(strstr(actions(f), "event:recovery_exhausted"));
+	assert_true(engine_recovery_exhausted(&f->e, f->now));
+	assert_int_equal(f->plan.d.health, POLICY_HEALTH_FAILED);
+
+	/* The agent's first restart leaves the window an hour after it was issued. */
+	assert_true(engine_recovery_exhausted(&f->e, T0 + 3600 * SEC));
+	assert_false(engine_recovery_exhausted(&f->e, T0 + SEC + 3600 * SEC));
+}
+
+/* `smsguardctl resume` forgives the spent budget: no longer exhausted. */
+static void
+test_an_operator_resume_ends_exhaustion(void **state)
+{
+	struct fx *f = *state;
+
+	f->cfg.budget_actions = 1;
+	engine_reconfigure(&f->e, &f->cfg);
+	steady(f);
+	f->now += SEC;
+	agent(f, AGENT_DEAD);
+	turn(f);
+	engine_started(&f->e, ACT_RESTART_AGENT, f->now);
+	f->now += 3 * SEC;
+	done(f, OBS_RESTART_DONE, OBS_DONE_OK);
+	agent(f, AGENT_RUNNING);
+	turn(f);
+	f->now += 60 * SEC;
+	agent(f, AGENT_DEAD);
+	turn(f);
+	assert_true(engine_recovery_exhausted(&f->e, f->now));
+	engine_resume(&f->e, f->now);
+	assert_false(engine_recovery_exhausted(&f->e, f->now));
+}
+
+/* A budget of 0 is the operator's choice: never reported as exhausted. */
+static void
+test_a_budget_of_zero_is_not_exhausted(void **state)
+{
+	struct fx *f = *state;
+
+	f->cfg.budget_actions = 0;
+	engine_reconfigure(&f->e, &f->cfg);
+	steady(f);
+	f->now += SEC;
+	agent(f, AGENT_DEAD);
+	turn(f);
+	assert_null(strstr(actions(f), "restart_agent"));
+	assert_false(engine_recovery_exhausted(&f->e, f->now));
+}
+
 int
 main(void)
 {
@@ -388,6 +461,9 @@ main(void)
 	    T(test_cloud_auth_failure_in_the_picture_needs_a_person),
 	    T(test_pause_takes_effect_at_the_next_turn),
 	    T(test_state_survives_a_restart_of_smsguard),
+	    T(test_recovery_exhausted_holds_until_the_window_frees),
+	    T(test_an_operator_resume_ends_exhaustion),
+	    T(test_a_budget_of_zero_is_not_exhausted),
 	};
 #undef T
 
