@@ -96,7 +96,7 @@ watchdog_cb(uv_timer_t *t)
 static void
 metrics_timer_cb(uv_timer_t *t)
 {
-	status_write_textfile(container_of(t, struct daemon, metrics_timer));
+	status_write_textfile(container_of(t, struct daemon, metrics_timer), true);
 }
 
 /* ------------------------------------------------------------- shutdown */
@@ -156,6 +156,7 @@ daemon_stop(struct daemon *d, int status)
 	sdnotify("STOPPING=1");
 	control_stop(d);
 	state_save(d);
+	status_write_textfile(d, false);
 	daemon_modules_close(d);
 	if (d->ctl != NULL) {
 		d->closing++;

@@ -43,6 +43,7 @@ struct daemon {
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watchdog;
 	uv_timer_t metrics_timer; /* [metrics] textfile refresh */
+	bool textfile_failing;    /* the last write failed (warned once per streak) */
 
 	bool stopping;
 	int exit_status;
@@ -83,7 +84,10 @@ void control_stop(struct daemon *d);
 cJSON *status_json(struct daemon *d);
 /* Prometheus text of DESIGN.md §5.9, malloc'd. */
 char *status_metrics_text(struct daemon *d);
-/* Writes [metrics] textfile atomically, when set. */
-void status_write_textfile(struct daemon *d);
+/*
+ * Writes [metrics] textfile atomically, when set; up false for the last one
+ * a stopping daemon writes (smsguard_up 0), so a stop is not a stale file.
+ */
+void status_write_textfile(struct daemon *d, bool up);
 
 #endif

@@ -5,8 +5,10 @@
  * running configuration as it was.
  */
 #define LOG_TAG "reload"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "smsguard/agent.h"
@@ -18,6 +20,19 @@
 #include "smsguard/ratelimit.h"
 #include "smsguard/sdnotify.h"
 #include "smsguard/taskpoll.h"
+
+/* A textfile left where smsguard no longer writes would read as a stopped smsguard. */
+static void
+textfile_moved(const struct config *old, const struct config *cfg)
+{
+	if (old->metrics_textfile == NULL)
+		return;
+	if (cfg->metrics_textfile != NULL &&
+	    strcmp(cfg->metrics_textfile, old->metrics_textfile) == 0)
+		return;
+	if (unlink(old->metrics_textfile) != 0 && errno != ENOENT)
+		log_warn("cannot remove the old metrics textfile %s", old->metrics_textfile);
+}
 
 int
 reload_run(struct daemon *d, char **cause)
@@ -47,10 +62,12 @@ reload_run(struct daemon *d, char **cause)
 	agent_reconfigure(d->agent, cfg, cr);
 	executor_reconfigure(d->exec, cfg);
 	ratelimit_reconfigure(d->rl, cfg, d->cloud);
+	textfile_moved(d->cfg, cfg);
 	config_free(d->cfg);
 	credentials_free(d->creds);
 	d->cfg = cfg;
 	d->creds = cr;
+	status_write_textfile(d, true);
 	log_info("configuration reloaded from %s", d->config_path);
 	sdnotify("READY=1");
 	return 0;

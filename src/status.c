@@ -87,6 +87,10 @@ status_json(struct daemon *d)
 
 /* ------------------------------------------------------------- metrics */
 
+/* enum cloud_state has no count of its own: its last member. */
+#define CLOUD_STATES (CLOUD_THROTTLED + 1)
+#define HEALTHS (POLICY_HEALTH_FAILED + 1)
+
 static void
 metrics_target(struct daemon *d, struct metrics *m)
 {
@@ -104,7 +108,7 @@ metrics_target(struct daemon *d, struct metrics *m)
 		    m, "smsguard_target_port_up", pi.state == PORT_UP, "port", port, NULL);
 	}
 	metrics_family(m, "smsguard_target_port_latency_seconds", "gauge",
-	    "smoothed TCP connect time to the target port");
+	    "smoothed TCP connect time to the target port (NaN until measured)");
 	for (int i = 0; i < n; i++) {
 		if (probe_port_info(d->probe, i, &pi) < 0)
 			continue;
@@ -118,21 +122,44 @@ static void
 metrics_task(const struct engine *e, struct metrics *m)
 {
 	const struct sms_task *t = engine_task(e);
-	enum task_state st = t != NULL ? t->state : TASK_UNKNOWN;
+	const char *states[TASK_STATE_COUNT];
 
-	metrics_family(m, "smsguard_task_state", "gauge", "the migration task's state, one-hot");
 	for (int i = 0; i < TASK_STATE_COUNT; i++)
-		metrics_sample(m, "smsguard_task_state", st == (enum task_state)i, "state",
-		    task_state_name((enum task_state)i), NULL);
-	metrics_family(
-	    m, "smsguard_task_progress_ratio", "gauge", "progress of the current sub-task, 0..1");
+		states[i] = task_state_name((enum task_state)i);
+	metrics_family(m, "smsguard_task_state", "gauge",
+	    "the migration task's state, one-hot (unknown: not polled yet, or a state smsguard "
+	    "does not know)");
+	metrics_onehot(m, "smsguard_task_state", "state", states, TASK_STATE_COUNT,
+	    t != NULL ? (int)t->state : TASK_UNKNOWN);
+	metrics_family(m, "smsguard_task_progress_ratio", "gauge",
+	    "progress of the current sub-task, 0..1 (NaN unknown)");
 	metrics_sample(m, "smsguard_task_progress_ratio",
 	    t != NULL && t->progress >= 0 ? t->progress / 100.0 : NAN, NULL);
+	metrics_family(m, "smsguard_task_speed_mbps", "gauge",
+	    "the task's migration speed as SMS reports it, Mbit/s (NaN unknown)");
+	metrics_sample(m, "smsguard_task_speed_mbps",
+	    t != NULL && t->has_migrate_speed ? t->migrate_speed : NAN, NULL);
+	metrics_family(m, "smsguard_task_remaining_seconds", "gauge",
+	    "time SMS expects the task still needs (NaN unknown)");
+	metrics_sample(m, "smsguard_task_remaining_seconds",
+	    t != NULL && t->remain_seconds >= 0 ? (double)t->remain_seconds : NAN, NULL);
 }
 
 static void
-metrics_actions(const struct engine *e, struct metrics *m)
+metrics_recovery(const struct engine *e, struct metrics *m)
 {
+	const char *health[HEALTHS];
+	bool paused = engine_paused(e, NULL);
+
+	for (int i = 0; i < HEALTHS; i++)
+		health[i] = policy_health_name((enum policy_health)i);
+	metrics_family(m, "smsguard_health", "gauge",
+	    "smsguard's verdict, one-hot: ok, degraded (acting or waiting), failed (a person is "
+	    "needed)");
+	metrics_onehot(m, "smsguard_health", "state", health, HEALTHS, (int)e->health);
+	metrics_family(
+	    m, "smsguard_paused", "gauge", "1 while automatic actions are paused by an operator");
+	metrics_sample(m, "smsguard_paused", paused, NULL);
 	metrics_family(m, "smsguard_actions_total", "counter", "automatic actions by outcome");
 	for (int k = ACT_RESUME_TASK; k <= ACT_RESTART_AGENT; k++)
 		for (int ok = 0; ok <= 1; ok++)
@@ -143,41 +170,52 @@ metrics_actions(const struct engine *e, struct metrics *m)
 	    "when smsguard last acted (0 = never)");
 	metrics_sample(
 	    m, "smsguard_last_action_timestamp_seconds", (double)(e->last_action_ms / 1000), NULL);
+	metrics_family(m, "smsguard_recovery_exhausted", "gauge",
+	    "1 while the recovery budget is spent and holds an action back");
+	metrics_sample(
+	    m, "smsguard_recovery_exhausted", engine_recovery_exhausted(e, util_wall_ms()), NULL);
 }
 
 static void
 metrics_cloud(struct daemon *d, struct metrics *m)
 {
+	const char *states[CLOUD_STATES];
+
+	for (int i = 0; i < CLOUD_STATES; i++)
+		states[i] = cloud_state_name((enum cloud_state)i);
+	metrics_family(
+	    m, "smsguard_cloud_state", "gauge", "the cloud API as smsguard sees it, one-hot");
+	metrics_onehot(
+	    m, "smsguard_cloud_state", "state", states, CLOUD_STATES, (int)cloud_state(d->cloud));
 	metrics_family(m, "smsguard_cloud_requests_total", "counter", "cloud API calls by result");
 	for (int a = 0; a < CLOUD_API_COUNT; a++)
-		for (int r = 0; r <= CLOUD_RES_OTHER; r++) {
-			uint64_t v =
-			    cloud_requests(d->cloud, (enum cloud_api)a, (enum cloud_result)r);
-
-			/* Every API's ok line, and other results once they happened. */
-			if (v == 0 && r != CLOUD_RES_OK)
-				continue;
-			metrics_sample(m, "smsguard_cloud_requests_total", (double)v, "api",
-			    cloud_api_name((enum cloud_api)a), "result",
+		for (int r = 0; r < CLOUD_RES_COUNT; r++)
+			metrics_sample(m, "smsguard_cloud_requests_total",
+			    (double)cloud_requests(
+			        d->cloud, (enum cloud_api)a, (enum cloud_result)r),
+			    "api", cloud_api_name((enum cloud_api)a), "result",
 			    cloud_result_name((enum cloud_result)r), NULL);
-		}
 }
 
-/* DESIGN.md §5.9: the whole picture as Prometheus text. */
+/*
+ * DESIGN.md §5.9: the whole picture as Prometheus text. Every label set is
+ * written from the start, so a query never waits for a series to appear.
+ * up is 0 only in the last textfile a stopping daemon writes.
+ */
 static void
-metrics_all(struct daemon *d, struct metrics *m)
+metrics_all(struct daemon *d, struct metrics *m, bool up)
 {
 	const struct engine *e = executor_engine(d->exec);
 
-	metrics_family(m, "smsguard_up", "gauge", "1 while smsguard runs");
-	metrics_sample(m, "smsguard_up", 1, NULL);
-	metrics_family(m, "smsguard_build_info", "gauge", "smsguard version");
+	metrics_family(m, "smsguard_up", "gauge", "1 while smsguard runs, 0 once it has stopped");
+	metrics_sample(m, "smsguard_up", up, NULL);
+	metrics_family(m, "smsguard_build_info", "gauge", "smsguard's version, in the label");
 	metrics_sample(m, "smsguard_build_info", 1, "version", SMSGUARD_VERSION, NULL);
 	metrics_target(d, m);
 	metrics_family(m, "smsguard_agent_up", "gauge", "1 while SMS-Agent (linuxmain) runs");
 	metrics_sample(m, "smsguard_agent_up", agent_state(d->agent) == AGENT_RUNNING, NULL);
 	metrics_task(e, m);
-	metrics_actions(e, m);
+	metrics_recovery(e, m);
 	metrics_cloud(d, m);
 	metrics_family(m, "smsguard_ratelimit_mbps", "gauge",
 	    "the rate limit in force, Mbit/s (0 = unlimited)");
@@ -185,22 +223,28 @@ metrics_all(struct daemon *d, struct metrics *m)
 	    m, "smsguard_ratelimit_mbps", d->rl != NULL ? ratelimit_current_mbps(d->rl) : 0, NULL);
 }
 
-char *
-status_metrics_text(struct daemon *d)
+static char *
+metrics_text_of(struct daemon *d, bool up)
 {
 	struct metrics m;
 	char *text;
 
 	metrics_init(&m);
-	metrics_all(d, &m);
+	metrics_all(d, &m, up);
 	text = xstrdup(metrics_text(&m));
 	metrics_free(&m);
 	return text;
 }
 
+char *
+status_metrics_text(struct daemon *d)
+{
+	return metrics_text_of(d, true);
+}
+
 /* node_exporter's textfile collector reads whole files only: temp + rename. */
 void
-status_write_textfile(struct daemon *d)
+status_write_textfile(struct daemon *d, bool up)
 {
 	char *tmp, *text;
 	bool ok;
@@ -209,7 +253,7 @@ status_write_textfile(struct daemon *d)
 
 	if (d->cfg->metrics_textfile == NULL)
 		return;
-	text = status_metrics_text(d);
+	text = metrics_text_of(d, up);
 	tmp = xasprintf("%s.tmp", d->cfg->metrics_textfile);
 	/*
 	 * Never through a file someone else put there: the directory may be
@@ -224,10 +268,17 @@ status_write_textfile(struct daemon *d)
 	/* Closed whatever fputs did, so a failed write leaks no descriptor. */
 	if (f != NULL && fclose(f) != 0)
 		ok = false;
-	if (!ok || rename(tmp, d->cfg->metrics_textfile) != 0) {
-		log_debug("cannot write %s: %s", d->cfg->metrics_textfile, strerror(errno));
+	if (ok && rename(tmp, d->cfg->metrics_textfile) != 0)
+		ok = false;
+	if (!ok) {
+		/* Once per streak: a missing directory must not fill the journal. */
+		if (!d->textfile_failing)
+			log_warn("cannot write the metrics textfile %s", d->cfg->metrics_textfile);
 		unlink(tmp);
+	} else if (d->textfile_failing) {
+		log_info("metrics textfile %s written again", d->cfg->metrics_textfile);
 	}
+	d->textfile_failing = !ok;
 	free(tmp);
 	free(text);
 }
