@@ -133,7 +133,9 @@ cmd_events(struct daemon *d, struct ctl_client *c, const struct ctl_request *req
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, req->events_n));
+	cJSON_AddItemToObject(
+	    o, CTL_KEY_EVENTS, events_since_json(&d->events, req->events_since, req->events_n));
+	cJSON_AddNumberToObject(o, CTL_KEY_LAST_SEQ, (double)events_last_seq(&d->events));
 	return o;
 }
 

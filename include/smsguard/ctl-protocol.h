@@ -9,6 +9,7 @@
  *
  * Request arguments ("args", an object; unknown keys are errors):
  *   events   "n": integer 1..CTL_EVENTS_MAX (default: the daemon's choice)
+ *            "since": an event's "seq"; only the events after it (0 = all)
  *   wait     "until": "finished" | "running" | "failed" (default finished)
  *            "timeout": duration string ("10m") or milliseconds (number);
  *            absent or 0 = wait as long as it takes
@@ -18,7 +19,10 @@
  *
  * Replies (besides "ok"):
  *   status   the status object of DESIGN.md §5.8, its keys at the top level
- *   events   "events": [ …event objects, oldest first… ]
+ *   events   "events": [ …event objects, oldest first… ] (with "since", the
+ *            newest n of those after it); "last_seq": the seq of the newest
+ *            event the daemon holds (0 for none), so a follower knows where
+ *            it is and sees the numbers start over after a lost state
  *   metrics  "metrics": "…Prometheus text…"
  *   wait     on success any keys ("state": the task's state is shown);
  *            {"ok":false,"error":"timeout"} when the timeout passed first
@@ -54,6 +58,8 @@
 #define CTL_IDLE_TIMEOUT_MS 30000
 #define CTL_CMD_MAX 32
 #define CTL_EVENTS_MAX 200 /* the event ring's size (EVENTS_RING_SIZE) */
+/* The largest "since" accepted: cJSON prints 15 significant digits exactly. */
+#define CTL_SEQ_MAX ((uint64_t)999999999999999)
 /* Longest wait timeout or pause accepted (31 days): anything longer is a typo. */
 #define CTL_DURATION_MAX_MS ((uint64_t)31 * 86400 * 1000)
 
@@ -61,6 +67,7 @@
 #define CTL_KEY_OK "ok"
 #define CTL_KEY_ERROR "error"
 #define CTL_KEY_EVENTS "events"
+#define CTL_KEY_LAST_SEQ "last_seq"
 #define CTL_KEY_METRICS "metrics"
 #define CTL_KEY_MESSAGE "message"
 /* The error string of a wait that timed out (smsguardctl exits 1 on it). */
@@ -146,7 +153,8 @@ struct ctl_request {
 	enum ctl_cmd cmd;
 	int flags;
 	/* events */
-	int events_n; /* 0 = default */
+	int events_n;          /* 0 = default */
+	uint64_t events_since; /* only events with a larger seq; 0 = all */
 	/* wait */
 	int wait_until;      /* enum ctl_wait_until */
 	uint64_t timeout_ms; /* wait: 0 = none; pause: duration, 0 = until resume */
