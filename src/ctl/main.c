@@ -330,6 +330,7 @@ main(int argc, char **argv)
 	const char *env;
 	int code;
 
+	out_init();
 	inv.socket_path = SMSGUARD_SOCKET_PATH;
 	if ((env = getenv("SMSGUARD_SOCKET")) != NULL && *env != '\0')
 		inv.socket_path = env;

@@ -1,16 +1,19 @@
 /*
  * smsguardctl's own modules: main.c reads the command line by the command
- * table of ctl-protocol.h, client.c talks to the daemon's socket, print.c
- * shows the reply to a person.
+ * table of ctl-protocol.h, client.c talks to the daemon's socket, out.c
+ * knows the page (terminal, colour, width, time), report.c shows `status`,
+ * print.c every other reply.
  */
 #ifndef SMSGUARDCTL_H
 #define SMSGUARDCTL_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
+#include "out.h"
 #include "smsguard/ctl-protocol.h"
 
 /* "smsguardctl: " and the message on stderr. */
@@ -30,5 +33,27 @@ cJSON *client_call(const char *path, uint64_t timeout_ms, uint64_t reply_ms,
 int print_reply(const struct ctl_request *req, bool json, cJSON *reply);
 /* Says why an {"ok":false,…} reply refused req; returns the exit code. */
 int print_error(const struct ctl_request *req, const cJSON *reply);
+/* Pretty JSON on stdout. */
+void print_json(const cJSON *o);
+
+/* How an event's time is shown. */
+enum event_clock {
+	EVENT_CLOCK_FULL, /* 2024-05-01 03:12:45 */
+	EVENT_CLOCK_DAY,  /* 05-01 03:12:45 */
+	EVENT_CLOCK_TIME, /* 03:12:45 */
+};
+/* "TIME  TYPE  MESSAGE", the type coloured, the message wrapping under itself. */
+void line_event(struct line *l, const cJSON *ev, enum event_clock clock);
+
+/* `status` as a report (or the status object with json); returns the exit code. */
+int report_status(bool json, cJSON *reply);
+/* "[####------]  42%", width columns of bar, filled in colour c. */
+void report_bar(struct line *l, double pct, int width, enum out_color c);
+/* The task's speed and, while it moves, its ETA. */
+void report_speed(struct line *l, const cJSON *task, time_t now);
+/* Whether a task state moves data (RUNNING, SYNCING). */
+bool report_task_active(const char *state);
+enum out_color report_health_color(const char *health);
+enum out_color report_state_color(const char *state);
 
 #endif
