@@ -11,8 +11,8 @@
 #include "smsguard/ctl-protocol.h"
 #include "smsguard/util.h"
 
-#define CTL_CMD_INFO(ID, NAME, USAGE, KIND, SUMMARY)                                               \
-	[CTL_CMD_##ID] = {#NAME, CTL_CMD_##ID, KIND, USAGE, SUMMARY},
+#define CTL_CMD_INFO(ID, NAME, USAGE, KIND, SUMMARY, HELP)                                         \
+	[CTL_CMD_##ID] = {#NAME, CTL_CMD_##ID, KIND, USAGE, SUMMARY, HELP},
 const struct ctl_cmd_info ctl_commands[CTL_CMD_COUNT] = {CTL_COMMANDS(CTL_CMD_INFO)};
 #undef CTL_CMD_INFO
 

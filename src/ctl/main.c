@@ -25,6 +25,8 @@
 #define WAIT_MARGIN_MS 10000
 /* The hidden command that prints the table for the shell completion. */
 #define TABLE_COMMAND "__commands"
+/* smsguardctl's own command: a command's help, from the table. */
+#define HELP_COMMAND "help"
 
 /* What the command line asks for. */
 struct invocation {
@@ -52,7 +54,9 @@ usage(FILE *f)
 	    "  -s, --socket SOCKET    control socket (default: $SMSGUARD_SOCKET, else %s)\n"
 	    "  -t, --timeout TIMEOUT  give up on a daemon that does not answer (default 10s)\n"
 	    "  -h, --help             this help\n"
-	    "  -V, --version          print the version\n",
+	    "  -V, --version          print the version\n"
+	    "\n"
+	    "`smsguardctl help COMMAND` (or COMMAND --help) tells more about a command.\n",
 	    SMSGUARD_SOCKET_PATH);
 }
 
@@ -62,10 +66,43 @@ command_usage(FILE *f, const struct ctl_cmd_info *c)
 	fprintf(f, "usage: smsguardctl %s%s%s\n", c->name, *c->usage != '\0' ? " " : "", c->usage);
 }
 
+/* `smsguardctl help NAME`, `smsguardctl NAME --help`: the usage and the table's help. */
+static int
+command_help(const struct ctl_cmd_info *c)
+{
+	command_usage(stdout, c);
+	printf("\n%s", c->help);
+	return fflush(stdout) != 0 || ferror(stdout) ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+}
+
+/* `smsguardctl help [COMMAND]` (argv[0] is "help"). */
+static int
+help_run(int argc, char **argv)
+{
+	const struct ctl_cmd_info *c;
+
+	if (argc == 1) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (argc > 2) {
+		ctlwarn("help: too many arguments");
+		fprintf(stderr, "usage: smsguardctl help [COMMAND]\n");
+		return CTL_EXIT_FAILED;
+	}
+	if ((c = ctlproto_find(argv[1])) == NULL) {
+		ctlwarn("help: unknown command: %s", argv[1]);
+		usage(stderr);
+		return CTL_EXIT_FAILED;
+	}
+	return command_help(c);
+}
+
 /*
  * `smsguardctl __commands`: the table for the shell completion, one line per
  * command: its name, then its options ("--json", or "-n=N" for one that
- * takes a value) and its arguments ("DURATION"), as its usage says.
+ * takes a value) and its arguments ("DURATION"), as its usage says; last,
+ * "help COMMAND".
  */
 static int
 table_print(void)
@@ -81,6 +118,8 @@ table_print(void)
 			printf(" %s%s%s", item.name, item.value[0] != '\0' ? "=" : "", item.value);
 		putchar('\n');
 	}
+	/* smsguardctl's own command, not the daemon's: its argument is a command. */
+	printf("%s COMMAND\n", HELP_COMMAND);
 	return fflush(stdout) != 0 || ferror(stdout) ? CTL_EXIT_FAILED : CTL_EXIT_OK;
 }
 
@@ -214,11 +253,8 @@ command_parse(struct invocation *inv, int argc, char **argv)
 	optind = 0; /* glibc: start over on a new argv */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, COMMAND_SHORTOPTS, command_longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			command_usage(stdout, c);
-			printf("  %s\n", c->summary);
-			exit(CTL_EXIT_OK);
-		}
+		if (ch == 'h')
+			exit(command_help(c));
 		if (ch == ':') {
 			ctlwarn("%s: option %s needs a value", c->name, argv[optind - 1]);
 			goto usage;
@@ -342,6 +378,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], TABLE_COMMAND) == 0)
 		return table_print();
+	if (strcmp(argv[optind], HELP_COMMAND) == 0)
+		return help_run(argc - optind, argv + optind);
 	if ((inv.cmd = ctlproto_find(argv[optind])) == NULL) {
 		ctlwarn("unknown command: %s", argv[optind]);
 		usage(stderr);

@@ -126,7 +126,7 @@ test_find_unknown_name_is_null(void **state)
 }
 
 static void
-test_every_command_has_a_usage_and_a_summary(void **state)
+test_every_command_has_a_usage_a_summary_and_help(void **state)
 {
 	struct ctl_usage_item item;
 	const char *pos;
@@ -136,6 +136,10 @@ test_every_command_has_a_usage_and_a_summary(void **state)
 		assert_non_null(ctl_commands[i].usage);
 		assert_non_null(ctl_commands[i].summary);
 		assert_true(strlen(ctl_commands[i].summary) > 0);
+		/* Printed as it is under the usage: whole lines. */
+		assert_non_null(ctl_commands[i].help);
+		assert_true(strlen(ctl_commands[i].help) > 1);
+		assert_int_equal(ctl_commands[i].help[strlen(ctl_commands[i].help) - 1], '\n');
 		assert_true(strlen(ctl_commands[i].name) < CTL_CMD_MAX);
 		/* Read to the end: a usage smsguardctl cannot read would hide options. */
 		pos = ctl_commands[i].usage;
@@ -836,7 +840,7 @@ main(void)
 	    cmocka_unit_test(test_changing_commands_are_write),
 	    cmocka_unit_test(test_parsed_request_carries_the_table_flags),
 	    cmocka_unit_test(test_find_unknown_name_is_null),
-	    cmocka_unit_test(test_every_command_has_a_usage_and_a_summary),
+	    cmocka_unit_test(test_every_command_has_a_usage_a_summary_and_help),
 	    cmocka_unit_test(test_usage_reads_options_and_their_values),
 	    cmocka_unit_test(test_usage_reads_arguments),
 	    cmocka_unit_test(test_empty_usage_has_no_items),
