@@ -117,12 +117,18 @@ enum ctl_exit {
 	    "\n"                                                                                   \
 	    "Exit status: 0 healthy, 1 degraded (smsguard is acting or waiting),\n"                \
 	    "2 failed (a person is needed), 3 the daemon is not reachable.\n")                     \
-	X(EVENTS, events, "[-n N] [--json]", CTL_READ, "recent events, oldest first",              \
+	X(EVENTS, events, "[-n N] [--json] [--follow]", CTL_READ,                                  \
+	    "recent events, oldest first (--follow: then new ones as they come)",                  \
 	    "Shows the events smsguard kept (the last 200, across restarts), oldest\n"             \
 	    "first, one per line: time, type and message.\n"                                       \
 	    "\n"                                                                                   \
 	    "  -n N      only the newest N (1 to 200)\n"                                           \
-	    "  --json    print {\"events\":[...]} instead, for scripts\n")                         \
+	    "  --json    print {\"events\":[...]} instead, for scripts\n"                          \
+	    "  --follow  then print each new event as it comes (smsguard is asked\n"               \
+	    "            once a second), 10 events first unless -n says; with\n"                  \
+	    "            --json, one event object per line. Ends with exit status\n"              \
+	    "            0 when interrupted or when the reader of its output goes,\n"             \
+	    "            and 3 when the daemon goes away.\n")                                      \
 	X(METRICS, metrics, "", CTL_READ, "Prometheus text",                                       \
 	    "Prints smsguard's metrics in the Prometheus text format, as written to\n"             \
 	    "the [metrics] textfile for node_exporter.\n")                                         \

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +21,36 @@
 #include "smsguard/util.h"
 #include "smsguardctl.h"
 
-static int64_t
+volatile sig_atomic_t ctl_signal;
+
+static void
+catch_cb(int sig)
+{
+	ctl_signal = sig;
+}
+
+void
+client_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = catch_cb;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocked poll() or read() must return and look. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* After EINTR: whether to give up (a caught signal) rather than try again. */
+static bool
+interrupted(void)
+{
+	return ctl_signal != 0;
+}
+
+int64_t
 mono_ms(void)
 {
 	struct timespec ts;
@@ -65,7 +95,8 @@ client_connect(const char *path, uint64_t timeout_ms, int *fdp)
 	tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
 		goto fail;
-	while ((r = connect(fd, (struct sockaddr *)&sun, sizeof(sun))) < 0 && errno == EINTR)
+	while ((r = connect(fd, (struct sockaddr *)&sun, sizeof(sun))) < 0 && errno == EINTR &&
+	    !interrupted())
 		;
 	if (r < 0)
 		goto fail;
@@ -85,7 +116,7 @@ client_send(int fd, const char *buf, size_t len)
 
 	while (len > 0) {
 		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && !interrupted())
 			continue;
 		if (n < 0)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
@@ -110,7 +141,7 @@ client_recv(int fd, int64_t deadline, char **linep, size_t *lenp)
 	int r;
 
 	for (;;) {
-		if ((r = poll(&pfd, 1, ms_left(deadline))) < 0 && errno == EINTR)
+		if ((r = poll(&pfd, 1, ms_left(deadline))) < 0 && errno == EINTR && !interrupted())
 			continue;
 		if (r < 0) {
 			r = -errno;
@@ -133,7 +164,7 @@ client_recv(int fd, int64_t deadline, char **linep, size_t *lenp)
 			buf = nl;
 		}
 		if ((n = read(fd, buf + len, cap - len)) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if ((errno == EINTR && !interrupted()) || errno == EAGAIN)
 				continue;
 			r = -errno;
 			goto fail;
@@ -162,6 +193,9 @@ client_unreachable(const char *path, int err, uint64_t timeout_ms)
 	char d[32];
 
 	switch (err) {
+	case -EINTR:
+		/* Interrupted by the person: the caller ends, nothing to explain. */
+		break;
 	case -ENOENT:
 	case -ECONNREFUSED:
 		ctlwarn("cannot reach smsguard at %s: %s (is the daemon running?)", path,

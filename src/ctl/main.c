@@ -33,6 +33,7 @@ struct invocation {
 	const char *socket_path;
 	uint64_t timeout_ms; /* connect and reply, except for wait */
 	bool json;
+	bool follow; /* events --follow */
 	const struct ctl_cmd_info *cmd;
 	struct ctl_request req;
 };
@@ -168,6 +169,7 @@ command_args(struct invocation *inv, int argc, char **argv)
 /* Every option a command may have; which ones a command has, its usage says. */
 static const struct option command_longopts[] = {
     {"json", no_argument, NULL, 'j'},
+    {"follow", no_argument, NULL, 'f'},
     {"until", required_argument, NULL, 'u'},
     {"timeout", required_argument, NULL, 'T'},
     {"help", no_argument, NULL, 'h'},
@@ -184,6 +186,9 @@ option_name(int ch)
 	switch (ch) {
 	case 'j':
 		name = "--json";
+		break;
+	case 'f':
+		name = "--follow";
 		break;
 	case 'n':
 		name = "-n";
@@ -210,6 +215,9 @@ command_option(struct invocation *inv, int ch, const char *arg)
 	switch (ch) {
 	case 'j':
 		inv->json = true;
+		break;
+	case 'f':
+		inv->follow = true;
 		break;
 	case 'n':
 		errno = 0;
@@ -341,6 +349,8 @@ command_run(const struct invocation *inv)
 	cJSON *reply;
 	int code;
 
+	if (inv->follow)
+		return follow_run(inv->socket_path, inv->timeout_ms, &inv->req, inv->json);
 	/* A wait answers when the task gets there: as long as it takes, or its timeout. */
 	if (inv->req.cmd == CTL_CMD_WAIT)
 		reply_ms = inv->req.timeout_ms > 0 ? inv->req.timeout_ms + WAIT_MARGIN_MS : 0;

@@ -7,6 +7,7 @@
 #ifndef SMSGUARDCTL_H
 #define SMSGUARDCTL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -18,6 +19,17 @@
 
 /* "smsguardctl: " and the message on stderr. */
 void ctlwarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The signal caught (SIGINT, SIGTERM, SIGHUP) once client_catch_signals() ran; 0 before. */
+extern volatile sig_atomic_t ctl_signal;
+/*
+ * Catches SIGINT, SIGTERM and SIGHUP into ctl_signal, so that a long command
+ * (wait, events --follow) ends cleanly; a client call under way then fails
+ * at once, quietly.
+ */
+void client_catch_signals(void);
+/* A monotonic clock in milliseconds. */
+int64_t mono_ms(void);
 
 /*
  * Connects to path (giving up after timeout_ms), sends req and reads the
@@ -44,6 +56,12 @@ enum event_clock {
 };
 /* "TIME  TYPE  MESSAGE", the type coloured, the message wrapping under itself. */
 void line_event(struct line *l, const cJSON *ev, enum event_clock clock);
+
+/*
+ * `events --follow` (follow.c): req's newest events, then each new one, until
+ * interrupted or the reader of stdout goes (0), or the daemon goes (3).
+ */
+int follow_run(const char *path, uint64_t timeout_ms, const struct ctl_request *req, bool json);
 
 /* `status` as a report (or the status object with json); returns the exit code. */
 int report_status(bool json, cJSON *reply);
