@@ -125,9 +125,9 @@ enum ctl_exit {
 	    "  -n N      only the newest N (1 to 200)\n"                                           \
 	    "  --json    print {\"events\":[...]} instead, for scripts\n"                          \
 	    "  --follow  then print each new event as it comes (smsguard is asked\n"               \
-	    "            once a second), 10 events first unless -n says; with\n"                  \
-	    "            --json, one event object per line. Ends with exit status\n"              \
-	    "            0 when interrupted or when the reader of its output goes,\n"             \
+	    "            once a second), 10 events first unless -n says; with\n"                   \
+	    "            --json, one event object per line. Ends with exit status\n"               \
+	    "            0 when interrupted or when the reader of its output goes,\n"              \
 	    "            and 3 when the daemon goes away.\n")                                      \
 	X(METRICS, metrics, "", CTL_READ, "Prometheus text",                                       \
 	    "Prints smsguard's metrics in the Prometheus text format, as written to\n"             \
@@ -135,7 +135,10 @@ enum ctl_exit {
 	X(WAIT, wait, "[--until finished|running|failed] [--timeout D]", CTL_READ,                 \
 	    "block until the task gets there (exit 1 on timeout)",                                 \
 	    "Blocks until the migration task is finished (the default), running or\n"              \
-	    "failed, then prints the state it got to.\n"                                           \
+	    "failed, then prints the state it got to. Meanwhile, on a terminal, a\n"               \
+	    "live line shows the task's state, progress, speed and ETA (and the\n"                 \
+	    "health when it is not ok); otherwise a line with the time is printed\n"               \
+	    "whenever the state, the percentage or the health changes.\n"                          \
 	    "\n"                                                                                   \
 	    "  --until finished|running|failed\n"                                                  \
 	    "            what to wait for\n"                                                       \

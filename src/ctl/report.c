@@ -88,22 +88,21 @@ report_task_active(const char *state)
 void
 report_bar(struct line *l, double pct, int width, enum out_color c)
 {
+	char bar[BAR_MAX + 1];
 	int fill, i;
 
+	if (width > BAR_MAX)
+		width = BAR_MAX;
 	if (pct < 0)
 		pct = 0;
 	if (pct > 100)
 		pct = 100;
 	fill = (int)(pct * width / 100 + 0.5);
+	for (i = 0; i < width; i++)
+		bar[i] = i < fill ? '#' : '-';
 	line_add(l, "[");
-	line_color(l, c);
-	for (i = 0; i < fill; i++)
-		line_add(l, "#");
-	line_color(l, OUT_PLAIN);
-	line_color(l, OUT_DIM);
-	for (; i < width; i++)
-		line_add(l, "-");
-	line_color(l, OUT_PLAIN);
+	line_colored(l, c, "%.*s", fill, bar);
+	line_colored(l, OUT_DIM, "%.*s", width - fill, bar + fill);
 	line_add(l, "] %3.0f%%", pct);
 }
 

@@ -41,6 +41,24 @@ int64_t mono_ms(void);
 cJSON *client_call(const char *path, uint64_t timeout_ms, uint64_t reply_ms,
     const struct ctl_request *req, int *exitp);
 
+/*
+ * client_call in two steps, for a reply that is awaited while doing other
+ * things: connect and send (the socket, or -1 with *exitp set), then read
+ * the reply from the socket (which the caller closes). Quiet: nothing said
+ * on stderr.
+ */
+int client_request(
+    const char *path, uint64_t timeout_ms, const struct ctl_request *req, bool quiet, int *exitp);
+cJSON *client_reply(const char *path, int fd, uint64_t reply_ms, bool quiet, int *exitp);
+
+/*
+ * A wait (wait.c): client_call for req, showing meanwhile what the task
+ * does (a live line on a terminal, a plain line per change otherwise).
+ * Ends as killed by a caught SIGINT, SIGTERM or SIGHUP.
+ */
+cJSON *wait_call(const char *path, uint64_t timeout_ms, uint64_t reply_ms,
+    const struct ctl_request *req, int *exitp);
+
 /* Shows an {"ok":true,…} reply to req (as JSON when json); returns the exit code. */
 int print_reply(const struct ctl_request *req, bool json, cJSON *reply);
 /* Says why an {"ok":false,…} reply refused req; returns the exit code. */
