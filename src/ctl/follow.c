@@ -80,8 +80,11 @@ show_event(const struct follow *f, const cJSON *ev)
 	}
 }
 
-/* Notes what the numbers say beside the events: a gap, or a count that started over. */
-static void
+/*
+ * Notes what the numbers say beside the events: a gap, or a count that
+ * started over (then false: the next look starts from the beginning).
+ */
+static bool
 check_sequence(struct follow *f, const cJSON *events, double last)
 {
 	double first;
@@ -89,12 +92,13 @@ check_sequence(struct follow *f, const cJSON *events, double last)
 	if (last >= 0 && last < (double)f->since) {
 		ctlwarn("smsguard's events start over (its state was lost or replaced)");
 		f->since = 0;
-		return;
+		return false;
 	}
 	if (f->since > 0 && reply_num(cJSON_GetArrayItem(events, 0), "seq", &first) &&
 	    first > (double)f->since + 1)
 		ctlwarn("%.0f events came and went between two looks (smsguard keeps %d)",
 		    first - (double)f->since - 1, CTL_EVENTS_MAX);
+	return true;
 }
 
 /* Shows the events of one reply and moves since past them. */
@@ -109,7 +113,8 @@ follow_show(struct follow *f, const cJSON *reply)
 		return FOLLOW_FAILED;
 	}
 	reply_num(reply, CTL_KEY_LAST_SEQ, &last);
-	check_sequence(f, events, last);
+	if (!check_sequence(f, events, last))
+		return FOLLOW_ON;
 	cJSON_ArrayForEach(ev, events)
 	{
 		show_event(f, ev);
