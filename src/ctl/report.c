@@ -266,6 +266,7 @@ status_task(const cJSON *task, time_t now)
 static void
 status_port(const cJSON *p, time_t now)
 {
+	const char *state = reply_str(p, "state");
 	struct line l = {.len = 0};
 	double d;
 
@@ -276,13 +277,14 @@ status_port(const cJSON *p, time_t now)
 		line_add(&l, "-");
 	line_pad(&l, OUT_VALUE_COL);
 	l.indent = OUT_VALUE_COL;
-	line_color_text(&l, watch_color(reply_str(p, "state")), reply_str(p, "state"));
-	line_pad(&l, OUT_VALUE_COL + 8);
-	if (reply_num(p, "latency_ms", &d))
+	line_color_text(&l, watch_color(state), state);
+	line_pad(&l, OUT_VALUE_COL + 9);
+	/* A down port's latency is from before it went down: not news. */
+	if (!str_is(state, "down") && reply_num(p, "latency_ms", &d))
 		line_add(&l, "%.1f ms", d);
 	else
 		line_add(&l, "-");
-	line_pad(&l, OUT_VALUE_COL + 19);
+	line_pad(&l, OUT_VALUE_COL + 20);
 	line_add(&l, "since ");
 	line_when(&l, p, "since", now, "-");
 	if (reply_str(p, "last_error") != NULL) {
@@ -362,7 +364,7 @@ status_cloud(const cJSON *cloud, time_t now)
 	line_color_text(&l, watch_color(state), state);
 	if (reply_num(cloud, "errors", &errors) && errors > 0)
 		line_add(&l, ", %.0f error%s", errors, errors == 1 ? "" : "s");
-	line_add(&l, ", last ok ");
+	line_add(&l, ", answered ");
 	if (reply_time(cloud, "last_ok", &t))
 		line_relative(&l, t, now);
 	else
