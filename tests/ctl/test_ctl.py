@@ -262,6 +262,25 @@ def test_text_from_the_daemon_cannot_drive_the_terminal():
         check(escaped in out, f"{escaped!r} not shown escaped in:\n{out}")
 
 
+@test
+def test_wide_characters_take_two_columns_when_lines_wrap():
+    import unicodedata
+
+    def cols(line):
+        line = re.sub(r"\x1b\[\d+m", "", line)
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+    st = recorded("degraded")
+    st["task"]["name"] = "华为云主机迁移服务数据库服务器第一批次迁移任务" * 2
+    with Server({"status": st}) as srv:
+        _, text = run_terminal(["-s", srv.socket, "status"], env())
+    lines = text.splitlines()
+    check(all(cols(ln) <= 80 for ln in lines), "a line past 80 columns:\n" + "\n".join(
+        f"{cols(ln):3d} {ln}" for ln in lines if cols(ln) > 80))
+    # The name has no space to break at: it is cut at the edge, a wide character never split.
+    name = lines[[i for i, ln in enumerate(lines) if ln.startswith("task:")][0] + 1]
+    check(name.startswith(" " * 14 + '"华为') and cols(name) in (79, 80), f"{name!r}")
+
+
 # -------------------------------------------------------------- events --follow
 
 def event(seq, etype, message):
