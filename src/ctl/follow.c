@@ -42,6 +42,15 @@ struct follow {
 	uint64_t since; /* the seq of the last event shown */
 };
 
+/* Whether whoever reads stdout has gone: a pipe without a reader, a terminal hung up. */
+static bool
+reader_gone(void)
+{
+	struct pollfd pfd = {.fd = STDOUT_FILENO, .events = 0};
+
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+}
+
 /* Waits for the next look; FOLLOW_STOPPED when a signal came or the reader went. */
 static enum follow_end
 follow_sleep(void)
@@ -125,7 +134,7 @@ follow_show(struct follow *f, const cJSON *reply)
 	if (last > (double)f->since && last <= CTL_SEQ_MAX && cJSON_GetArraySize(events) == 0)
 		f->since = (uint64_t)last;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		if (errno == EPIPE)
+		if (errno == EPIPE || reader_gone() || ctl_signal != 0)
 			return FOLLOW_STOPPED;
 		ctlwarn("write error: %s", strerror(errno));
 		return FOLLOW_FAILED;
