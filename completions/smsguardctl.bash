@@ -3,7 +3,8 @@
 # The commands and their options are not listed here: smsguardctl prints its
 # command table (`smsguardctl __commands`, one line per command: its name,
 # its options as "--json" or "-n=N" for one that takes a value, and its
-# arguments as "DURATION"), so a new command completes as soon as it exists.
+# arguments as "DURATION"; last, "help COMMAND"), so a new command completes
+# as soon as it exists.
 
 # Suggestions for a value or an argument, by the name its usage gives it.
 _smsguardctl_values()
@@ -20,7 +21,7 @@ _smsguardctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
-	local table fields names="" spec=() word offer="" i cmd=""
+	local table fields names="" cmds="" spec=() word offer="" i cmd=""
 
 	# Without a smsguardctl to ask there is nothing to offer.
 	table=$("$1" __commands 2>/dev/null) || return 0
@@ -41,6 +42,8 @@ _smsguardctl()
 
 	while read -r -a fields; do
 		names+=" ${fields[0]}"
+		# What `help COMMAND` takes: every command but help itself.
+		[[ ${fields[1]-} == COMMAND ]] || cmds+=" ${fields[0]}"
 		[[ ${fields[0]} == "$cmd" ]] && spec=("${fields[@]:1}")
 	done <<<"$table"
 
@@ -74,6 +77,7 @@ _smsguardctl()
 			offer+=" ${word%%=*}"
 			;;
 		-*) offer+=" $word" ;;
+		COMMAND) offer+=" $cmds" ;;
 		*) offer+=" $(_smsguardctl_values "$word")" ;;
 		esac
 	done

@@ -133,7 +133,9 @@ cmd_events(struct daemon *d, struct ctl_client *c, const struct ctl_request *req
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, req->events_n));
+	cJSON_AddItemToObject(
+	    o, CTL_KEY_EVENTS, events_since_json(&d->events, req->events_since, req->events_n));
+	cJSON_AddNumberToObject(o, CTL_KEY_LAST_SEQ, (double)events_last_seq(&d->events));
 	return o;
 }
 
@@ -223,7 +225,7 @@ cmd_reload(struct daemon *d, struct ctl_client *c, const struct ctl_request *req
 typedef cJSON *control_handler(struct daemon *, struct ctl_client *, const struct ctl_request *);
 
 /* One handler per command of CTL_COMMANDS (ctl-protocol.h): cmd_<name>. */
-#define CTL_HANDLER(ID, NAME, USAGE, KIND, SUMMARY) [CTL_CMD_##ID] = cmd_##NAME,
+#define CTL_HANDLER(ID, NAME, USAGE, KIND, SUMMARY, HELP) [CTL_CMD_##ID] = cmd_##NAME,
 static control_handler *const handlers[CTL_CMD_COUNT] = {CTL_COMMANDS(CTL_HANDLER)};
 #undef CTL_HANDLER
 

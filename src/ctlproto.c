@@ -11,8 +11,8 @@
 #include "smsguard/ctl-protocol.h"
 #include "smsguard/util.h"
 
-#define CTL_CMD_INFO(ID, NAME, USAGE, KIND, SUMMARY)                                               \
-	[CTL_CMD_##ID] = {#NAME, CTL_CMD_##ID, KIND, USAGE, SUMMARY},
+#define CTL_CMD_INFO(ID, NAME, USAGE, KIND, SUMMARY, HELP)                                         \
+	[CTL_CMD_##ID] = {#NAME, CTL_CMD_##ID, KIND, USAGE, SUMMARY, HELP},
 const struct ctl_cmd_info ctl_commands[CTL_CMD_COUNT] = {CTL_COMMANDS(CTL_CMD_INFO)};
 #undef CTL_CMD_INFO
 
@@ -35,6 +35,7 @@ static const char *const wait_until_names[CTL_WAIT_COUNT] = {
 #define ERR_ARG_UNKNOWN "bad argument: unknown argument"
 #define ERR_ARG_DUPLICATE "bad argument: duplicate argument"
 #define ERR_ARG_N "bad argument: n must be an integer from 1 to 200"
+#define ERR_ARG_SINCE "bad argument: since must be an event's seq (a whole number >= 0)"
 #define ERR_ARG_UNTIL "bad argument: until must be finished, running or failed"
 #define ERR_ARG_TIMEOUT "bad argument: timeout must be a duration up to 31d"
 #define ERR_ARG_DURATION "bad argument: duration must be a duration from 1ms to 31d"
@@ -208,6 +209,14 @@ parse_arg(struct ctl_request *req, const cJSON *arg, unsigned *seen)
 
 	switch (req->cmd) {
 	case CTL_CMD_EVENTS:
+		if (strcmp(key, "since") == 0) {
+			if (*seen & 0x2)
+				return ERR_ARG_DUPLICATE;
+			*seen |= 0x2;
+			if (!json_whole_number(arg, 0, (double)CTL_SEQ_MAX, &req->events_since))
+				return ERR_ARG_SINCE;
+			return NULL;
+		}
 		if (strcmp(key, "n") != 0)
 			return ERR_ARG_UNKNOWN;
 		if (*seen & 0x1)
@@ -413,6 +422,8 @@ build_args(const struct ctl_request *req)
 	case CTL_CMD_EVENTS:
 		if (req->events_n > 0)
 			cJSON_AddNumberToObject(args, "n", req->events_n);
+		if (req->events_since > 0)
+			cJSON_AddNumberToObject(args, "since", (double)req->events_since);
 		break;
 	case CTL_CMD_WAIT:
 		if ((until = ctlproto_wait_until_name(req->wait_until)) != NULL)

@@ -145,6 +145,28 @@ events_to_json(const struct event_ring *r, int n)
 	return a;
 }
 
+cJSON *
+events_since_json(const struct event_ring *r, uint64_t since, int n)
+{
+	cJSON *a = cJSON_CreateArray();
+	int first = r->count, i;
+
+	/* Sequence numbers grow along the ring: find the first one after since. */
+	while (first > 0 && events_get(r, first - 1)->seq > since)
+		first--;
+	if (n > 0 && r->count - first > n)
+		first = r->count - n;
+	for (i = first; i < r->count; i++)
+		cJSON_AddItemToArray(a, event_to_json(events_get(r, i)));
+	return a;
+}
+
+uint64_t
+events_last_seq(const struct event_ring *r)
+{
+	return r->count > 0 ? events_get(r, r->count - 1)->seq : 0;
+}
+
 int
 events_from_json(struct event_ring *r, const cJSON *array)
 {

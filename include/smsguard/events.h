@@ -62,6 +62,13 @@ const struct event *events_get(const struct event_ring *r, int i);
 cJSON *event_to_json(const struct event *e);
 /* The newest n (all when n <= 0) as an array, oldest first. */
 cJSON *events_to_json(const struct event_ring *r, int n);
+/*
+ * The newest n (all when n <= 0) of the events whose seq is larger than
+ * since, as an array, oldest first.
+ */
+cJSON *events_since_json(const struct event_ring *r, uint64_t since, int n);
+/* The seq of the newest event held; 0 when the ring is empty. */
+uint64_t events_last_seq(const struct event_ring *r);
 /* Restores from events_to_json() output; skips malformed entries. Returns how many. */
 int events_from_json(struct event_ring *r, const cJSON *array);
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +21,36 @@
 #include "smsguard/util.h"
 #include "smsguardctl.h"
 
-static int64_t
+volatile sig_atomic_t ctl_signal;
+
+static void
+catch_cb(int sig)
+{
+	ctl_signal = sig;
+}
+
+void
+client_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = catch_cb;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocked poll() or read() must return and look. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* After EINTR: whether to give up (a caught signal) rather than try again. */
+static bool
+interrupted(void)
+{
+	return ctl_signal != 0;
+}
+
+int64_t
 mono_ms(void)
 {
 	struct timespec ts;
@@ -65,7 +95,8 @@ client_connect(const char *path, uint64_t timeout_ms, int *fdp)
 	tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
 		goto fail;
-	while ((r = connect(fd, (struct sockaddr *)&sun, sizeof(sun))) < 0 && errno == EINTR)
+	while ((r = connect(fd, (struct sockaddr *)&sun, sizeof(sun))) < 0 && errno == EINTR &&
+	    !interrupted())
 		;
 	if (r < 0)
 		goto fail;
@@ -85,7 +116,7 @@ client_send(int fd, const char *buf, size_t len)
 
 	while (len > 0) {
 		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && !interrupted())
 			continue;
 		if (n < 0)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
@@ -110,7 +141,7 @@ client_recv(int fd, int64_t deadline, char **linep, size_t *lenp)
 	int r;
 
 	for (;;) {
-		if ((r = poll(&pfd, 1, ms_left(deadline))) < 0 && errno == EINTR)
+		if ((r = poll(&pfd, 1, ms_left(deadline))) < 0 && errno == EINTR && !interrupted())
 			continue;
 		if (r < 0) {
 			r = -errno;
@@ -133,7 +164,7 @@ client_recv(int fd, int64_t deadline, char **linep, size_t *lenp)
 			buf = nl;
 		}
 		if ((n = read(fd, buf + len, cap - len)) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if ((errno == EINTR && !interrupted()) || errno == EAGAIN)
 				continue;
 			r = -errno;
 			goto fail;
@@ -162,6 +193,9 @@ client_unreachable(const char *path, int err, uint64_t timeout_ms)
 	char d[32];
 
 	switch (err) {
+	case -EINTR:
+		/* Interrupted by the person: the caller ends, nothing to explain. */
+		break;
 	case -ENOENT:
 	case -ECONNREFUSED:
 		ctlwarn("cannot reach smsguard at %s: %s (is the daemon running?)", path,
@@ -187,59 +221,78 @@ client_unreachable(const char *path, int err, uint64_t timeout_ms)
 	}
 }
 
+int
+client_request(
+    const char *path, uint64_t timeout_ms, const struct ctl_request *req, bool quiet, int *exitp)
+{
+	char *msg, *reqline;
+	int fd = -1, r;
+
+	*exitp = CTL_EXIT_FAILED;
+	if ((msg = ctlproto_build(req)) == NULL) {
+		if (!quiet)
+			ctlwarn("cannot build the request");
+		return -1;
+	}
+	reqline = xasprintf("%s\n", msg);
+	free(msg);
+	if ((r = client_connect(path, timeout_ms, &fd)) == 0 &&
+	    (r = client_send(fd, reqline, strlen(reqline))) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	free(reqline);
+	if (r == -ENAMETOOLONG) {
+		if (!quiet)
+			ctlwarn("socket path too long (at most %zu bytes): %s",
+			    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1, path);
+	} else if (r < 0) {
+		*exitp = CTL_EXIT_UNREACHABLE;
+		if (!quiet)
+			client_unreachable(path, r, timeout_ms);
+	}
+	return fd;
+}
+
+cJSON *
+client_reply(const char *path, int fd, uint64_t reply_ms, bool quiet, int *exitp)
+{
+	const char *error = NULL;
+	cJSON *reply = NULL;
+	char *line = NULL;
+	size_t len = 0;
+	int r;
+	bool ok;
+
+	*exitp = CTL_EXIT_FAILED;
+	r = client_recv(fd, reply_ms > 0 ? mono_ms() + (int64_t)reply_ms : -1, &line, &len);
+	if (r == -EMSGSIZE) {
+		if (!quiet)
+			ctlwarn("reply from smsguard larger than %d bytes", CTL_MAX_REPLY);
+	} else if (r < 0) {
+		*exitp = CTL_EXIT_UNREACHABLE;
+		if (!quiet)
+			client_unreachable(path, r, reply_ms);
+	} else if (ctlproto_parse_reply(line, len, &reply, &ok, &error) < 0) {
+		if (!quiet)
+			ctlwarn("%s from smsguard", error);
+	} else {
+		*exitp = ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+	}
+	free(line);
+	return reply;
+}
+
 cJSON *
 client_call(const char *path, uint64_t timeout_ms, uint64_t reply_ms, const struct ctl_request *req,
     int *exitp)
 {
-	char *line = NULL, *msg, *reqline = NULL;
-	const char *error = NULL;
-	cJSON *reply = NULL;
-	int64_t deadline;
-	size_t len = 0;
-	int fd = -1, r;
-	bool ok;
+	cJSON *reply;
+	int fd;
 
-	*exitp = CTL_EXIT_FAILED;
-	if ((msg = ctlproto_build(req)) == NULL) {
-		ctlwarn("cannot build the request");
-		goto out;
-	}
-	reqline = xasprintf("%s\n", msg);
-	free(msg);
-	if ((r = client_connect(path, timeout_ms, &fd)) < 0) {
-		if (r == -ENAMETOOLONG) {
-			ctlwarn("socket path too long (at most %zu bytes): %s",
-			    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1, path);
-			goto out;
-		}
-		*exitp = CTL_EXIT_UNREACHABLE;
-		client_unreachable(path, r, timeout_ms);
-		goto out;
-	}
-	if ((r = client_send(fd, reqline, strlen(reqline))) < 0) {
-		*exitp = CTL_EXIT_UNREACHABLE;
-		client_unreachable(path, r, timeout_ms);
-		goto out;
-	}
-	deadline = reply_ms > 0 ? mono_ms() + (int64_t)reply_ms : -1;
-	if ((r = client_recv(fd, deadline, &line, &len)) < 0) {
-		if (r == -EMSGSIZE) {
-			ctlwarn("reply from smsguard larger than %d bytes", CTL_MAX_REPLY);
-			goto out;
-		}
-		*exitp = CTL_EXIT_UNREACHABLE;
-		client_unreachable(path, r, reply_ms);
-		goto out;
-	}
-	if (ctlproto_parse_reply(line, len, &reply, &ok, &error) < 0) {
-		ctlwarn("%s from smsguard", error);
-		goto out;
-	}
-	*exitp = ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(reqline);
-	free(line);
+	if ((fd = client_request(path, timeout_ms, req, false, exitp)) < 0)
+		return NULL;
+	reply = client_reply(path, fd, reply_ms, false, exitp);
+	close(fd);
 	return reply;
 }

@@ -25,12 +25,15 @@
 #define WAIT_MARGIN_MS 10000
 /* The hidden command that prints the table for the shell completion. */
 #define TABLE_COMMAND "__commands"
+/* smsguardctl's own command: a command's help, from the table. */
+#define HELP_COMMAND "help"
 
 /* What the command line asks for. */
 struct invocation {
 	const char *socket_path;
 	uint64_t timeout_ms; /* connect and reply, except for wait */
 	bool json;
+	bool follow; /* events --follow */
 	const struct ctl_cmd_info *cmd;
 	struct ctl_request req;
 };
@@ -52,7 +55,9 @@ usage(FILE *f)
 	    "  -s, --socket SOCKET    control socket (default: $SMSGUARD_SOCKET, else %s)\n"
 	    "  -t, --timeout TIMEOUT  give up on a daemon that does not answer (default 10s)\n"
 	    "  -h, --help             this help\n"
-	    "  -V, --version          print the version\n",
+	    "  -V, --version          print the version\n"
+	    "\n"
+	    "`smsguardctl help COMMAND` (or COMMAND --help) tells more about a command.\n",
 	    SMSGUARD_SOCKET_PATH);
 }
 
@@ -62,10 +67,43 @@ command_usage(FILE *f, const struct ctl_cmd_info *c)
 	fprintf(f, "usage: smsguardctl %s%s%s\n", c->name, *c->usage != '\0' ? " " : "", c->usage);
 }
 
+/* `smsguardctl help NAME`, `smsguardctl NAME --help`: the usage and the table's help. */
+static int
+command_help(const struct ctl_cmd_info *c)
+{
+	command_usage(stdout, c);
+	printf("\n%s", c->help);
+	return fflush(stdout) != 0 || ferror(stdout) ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+}
+
+/* `smsguardctl help [COMMAND]` (argv[0] is "help"). */
+static int
+help_run(int argc, char **argv)
+{
+	const struct ctl_cmd_info *c;
+
+	if (argc == 1) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (argc > 2) {
+		ctlwarn("help: too many arguments");
+		fprintf(stderr, "usage: smsguardctl help [COMMAND]\n");
+		return CTL_EXIT_FAILED;
+	}
+	if ((c = ctlproto_find(argv[1])) == NULL) {
+		ctlwarn("help: unknown command: %s", argv[1]);
+		usage(stderr);
+		return CTL_EXIT_FAILED;
+	}
+	return command_help(c);
+}
+
 /*
  * `smsguardctl __commands`: the table for the shell completion, one line per
  * command: its name, then its options ("--json", or "-n=N" for one that
- * takes a value) and its arguments ("DURATION"), as its usage says.
+ * takes a value) and its arguments ("DURATION"), as its usage says; last,
+ * "help COMMAND".
  */
 static int
 table_print(void)
@@ -81,6 +119,8 @@ table_print(void)
 			printf(" %s%s%s", item.name, item.value[0] != '\0' ? "=" : "", item.value);
 		putchar('\n');
 	}
+	/* smsguardctl's own command, not the daemon's: its argument is a command. */
+	printf("%s COMMAND\n", HELP_COMMAND);
 	return fflush(stdout) != 0 || ferror(stdout) ? CTL_EXIT_FAILED : CTL_EXIT_OK;
 }
 
@@ -129,6 +169,7 @@ command_args(struct invocation *inv, int argc, char **argv)
 /* Every option a command may have; which ones a command has, its usage says. */
 static const struct option command_longopts[] = {
     {"json", no_argument, NULL, 'j'},
+    {"follow", no_argument, NULL, 'f'},
     {"until", required_argument, NULL, 'u'},
     {"timeout", required_argument, NULL, 'T'},
     {"help", no_argument, NULL, 'h'},
@@ -145,6 +186,9 @@ option_name(int ch)
 	switch (ch) {
 	case 'j':
 		name = "--json";
+		break;
+	case 'f':
+		name = "--follow";
 		break;
 	case 'n':
 		name = "-n";
@@ -171,6 +215,9 @@ command_option(struct invocation *inv, int ch, const char *arg)
 	switch (ch) {
 	case 'j':
 		inv->json = true;
+		break;
+	case 'f':
+		inv->follow = true;
 		break;
 	case 'n':
 		errno = 0;
@@ -214,11 +261,8 @@ command_parse(struct invocation *inv, int argc, char **argv)
 	optind = 0; /* glibc: start over on a new argv */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, COMMAND_SHORTOPTS, command_longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			command_usage(stdout, c);
-			printf("  %s\n", c->summary);
-			exit(CTL_EXIT_OK);
-		}
+		if (ch == 'h')
+			exit(command_help(c));
 		if (ch == ':') {
 			ctlwarn("%s: option %s needs a value", c->name, argv[optind - 1]);
 			goto usage;
@@ -305,10 +349,15 @@ command_run(const struct invocation *inv)
 	cJSON *reply;
 	int code;
 
+	if (inv->follow)
+		return follow_run(inv->socket_path, inv->timeout_ms, &inv->req, inv->json);
 	/* A wait answers when the task gets there: as long as it takes, or its timeout. */
 	if (inv->req.cmd == CTL_CMD_WAIT)
 		reply_ms = inv->req.timeout_ms > 0 ? inv->req.timeout_ms + WAIT_MARGIN_MS : 0;
-	reply = client_call(inv->socket_path, inv->timeout_ms, reply_ms, &inv->req, &code);
+	if (inv->req.cmd == CTL_CMD_WAIT)
+		reply = wait_call(inv->socket_path, inv->timeout_ms, reply_ms, &inv->req, &code);
+	else
+		reply = client_call(inv->socket_path, inv->timeout_ms, reply_ms, &inv->req, &code);
 	if (reply == NULL)
 		return code;
 	if (code == CTL_EXIT_OK)
@@ -330,6 +379,7 @@ main(int argc, char **argv)
 	const char *env;
 	int code;
 
+	out_init();
 	inv.socket_path = SMSGUARD_SOCKET_PATH;
 	if ((env = getenv("SMSGUARD_SOCKET")) != NULL && *env != '\0')
 		inv.socket_path = env;
@@ -341,6 +391,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], TABLE_COMMAND) == 0)
 		return table_print();
+	if (strcmp(argv[optind], HELP_COMMAND) == 0)
+		return help_run(argc - optind, argv + optind);
 	if ((inv.cmd = ctlproto_find(argv[optind])) == NULL) {
 		ctlwarn("unknown command: %s", argv[optind]);
 		usage(stderr);

@@ -33,11 +33,12 @@ def eq(got, want, what):
 
 
 def read_table():
-    """[(name, usage, summary)] from the X-macro lines of CTL_COMMANDS."""
+    """[(name, usage, summary)] from the X-macro lines of CTL_COMMANDS (help is left out)."""
     text = open(HEADER).read()
     body = text[text.index("#define CTL_COMMANDS(X)"):]
-    body = body[:body.index("\n\n")].replace("\\\n", " ")
-    rows = re.findall(r'X\(\s*\w+\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*,\s*\w+\s*,\s*"([^"]*)"\s*\)', body)
+    body = body[:body.index("/* clang-format on */")].replace("\\\n", " ")
+    rows = re.findall(r'X\(\s*\w+\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*,\s*\w+\s*,\s*"([^"]*)"\s*,'
+                      r'(?:\s*"(?:[^"\\]|\\.)*")+\s*\)', body)
     if not rows or len(rows) != body.count("X("):
         raise AssertionError(f"cannot read CTL_COMMANDS in {HEADER}")
     return rows
@@ -82,11 +83,52 @@ def test_help_lists_the_table():
     eq(section, want, "the commands in --help")
 
 
+# smsguardctl's own commands, beside the daemon's table.
+LOCAL_COMMANDS = ["help"]
+
+
 @test
 def test_first_word_offers_every_command_and_no_other():
-    eq(complete([""]), sorted(name for name, _, _ in read_table()), "commands offered")
-    eq(complete(["-t", "5s", ""]), sorted(name for name, _, _ in read_table()),
-       "commands offered after -t 5s")
+    want = sorted([name for name, _, _ in read_table()] + LOCAL_COMMANDS)
+    eq(complete([""]), want, "commands offered")
+    eq(complete(["-t", "5s", ""]), want, "commands offered after -t 5s")
+
+
+@test
+def test_help_offers_every_command():
+    eq(complete(["help", ""]), sorted(name for name, _, _ in read_table()), "offered after help")
+    eq(complete(["help", "st"]), ["status"], "offered after help st")
+
+
+@test
+def test_every_command_has_its_own_help_naming_each_option_and_argument():
+    for name, usage, _ in read_table():
+        p = subprocess.run([ARGS.smsguardctl, "help", name], capture_output=True, text=True,
+                           timeout=30)
+        eq((p.returncode, p.stderr), (0, ""), f"smsguardctl help {name}")
+        q = subprocess.run([ARGS.smsguardctl, name, "--help"], capture_output=True, text=True,
+                           timeout=30)
+        eq((q.returncode, q.stdout), (0, p.stdout), f"smsguardctl {name} --help")
+        lines = p.stdout.split("\n")
+        eq(lines[0], f"usage: smsguardctl {name} {usage}".rstrip(), f"usage line of {name}")
+        if len([ln for ln in lines[2:] if ln.strip()]) == 0:
+            raise AssertionError(f"help {name} says nothing beyond the usage")
+        for word, _, _ in usage_items(usage):
+            if not any(ln.startswith(f"  {word}") for ln in lines[2:]):
+                raise AssertionError(f"help {name} does not describe {word}:\n{p.stdout}")
+        for ln in lines:
+            if len(ln) > 76:
+                raise AssertionError(f"help {name}: line over 76 columns: {ln!r}")
+
+
+@test
+def test_help_of_an_unknown_command_fails_with_the_usage():
+    p = subprocess.run([ARGS.smsguardctl, "help", "nope"], capture_output=True, text=True,
+                       timeout=30)
+    eq(p.returncode, 2, "exit status")
+    eq(p.stdout, "", "stdout")
+    if "unknown command: nope" not in p.stderr or "commands:" not in p.stderr:
+        raise AssertionError(f"stderr: {p.stderr!r}")
 
 
 @test

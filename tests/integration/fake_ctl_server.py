@@ -10,6 +10,8 @@ REPLIES.json maps a command name to what the server does with that request:
   {"status": {"close": true}}                       hang up without a reply
   {"status": {"delay": 1.5, "reply": {...}}}        answer after a delay
   {"status": {"huge": 5000000}}                     a reply line of this many bytes
+  {"status": {"sequence": [A, B, C]}}               the first request gets A, the next B,
+                                                    then C, and C again from then on
 Each request line is appended to the --log file (one JSON line), so a test can
 check what the client sent. Runs until killed. Python 3 stdlib only.
 """
@@ -20,6 +22,20 @@ import socket
 import sys
 import threading
 import time
+
+
+_turns = {}
+_turns_lock = threading.Lock()
+
+
+def pick(cmd, how):
+    """The reply for this request of cmd: a sequence hands out its items in turn."""
+    if "sequence" not in how:
+        return how
+    with _turns_lock:
+        n = _turns.get(cmd, 0)
+        _turns[cmd] = n + 1
+    return how["sequence"][min(n, len(how["sequence"]) - 1)]
 
 
 def serve(conn, replies, log):
@@ -38,7 +54,7 @@ def serve(conn, replies, log):
             cmd = json.loads(line).get("cmd")
         except ValueError:
             cmd = None
-        how = replies.get(cmd, {"ok": False, "error": "unknown command"})
+        how = pick(cmd, replies.get(cmd, {"ok": False, "error": "unknown command"}))
         if "delay" in how:
             time.sleep(how["delay"])
             how = how.get("reply", {"ok": True})

@@ -3,6 +3,7 @@ signals, clean shutdown, sd_notify. The real daemon, real sockets."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -277,6 +278,62 @@ def _(ctx):
     check("events" in replies[1], replies[1])
     check(replies[2]["ok"] is False, replies[2])
     d.stop()
+
+
+def agent_process(d, name):
+    """A process called name (a copy of sleep) that the daemon watches as its agent."""
+    exe = os.path.join(d.dir, name)
+    shutil.copy("/bin/sleep", exe)
+    proc = subprocess.Popen([exe, "600"])
+    d.ctx.cleanups.append(lambda: (proc.kill(), proc.wait()))
+    return proc
+
+
+@scenario("events since a seq answers only the later events, and last_seq says where the ring is")
+def _(ctx):
+    d = ctx.daemon(config={"agent": {"process": "sgsince"}})
+    agent = agent_process(d, "sgsince")
+    d.start()
+    wait_for(lambda: d.status()["agent"]["state"] == "running", what="the agent running")
+    before = d.request({"cmd": "events"})
+    last = before["last_seq"]
+    check(last == max([e["seq"] for e in before["events"]], default=0), f"{before}")
+    check(d.request({"cmd": "events", "args": {"since": last}})["events"] == [], "not empty")
+    agent.kill()
+    agent.wait()
+    got = wait_for(lambda: d.request({"cmd": "events", "args": {"since": last}})["events"],
+                   what="an event after the agent died")
+    check([e["type"] for e in got] == ["agent_down"] and got[0]["seq"] == last + 1, f"{got}")
+    r = d.request({"cmd": "events", "args": {"since": last + 1}})
+    check(r["events"] == [] and r["last_seq"] == last + 1, f"{r}")
+    r = d.request({"cmd": "events", "args": {"since": -1}})
+    check(r.get("ok") is False and "since" in r.get("error", ""), f"{r}")
+    d.stop()
+
+
+@scenario("smsguardctl events --follow shows an event as it happens and ends with 3 when the daemon stops")
+def _(ctx):
+    d = ctx.daemon(config={"agent": {"process": "sgfollow"}})
+    agent = agent_process(d, "sgfollow")
+    d.start()
+    wait_for(lambda: d.status()["agent"]["state"] == "running", what="the agent running")
+    f = subprocess.Popen([harness.ARGS.smsguardctl, "-s", d.socket, "events", "--follow",
+                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)  # pacing: the follower's first look sees the ring before the death
+        agent.kill()
+        agent.wait()
+        line = f.stdout.readline()
+        ev = json.loads(line)
+        check(ev["type"] == "agent_down" and "sgfollow" in ev["message"], line)
+        d.stop()
+        out, err = f.communicate(timeout=15)
+    finally:
+        if f.poll() is None:
+            f.kill()
+            f.wait()
+    check(f.returncode == 3, f"exit {f.returncode}: {err}")
+    check("smsguard went away" in err and out == "", f"stdout {out!r}, stderr {err!r}")
 
 
 @scenario("an unprivileged user may read status via the group but not pause")

@@ -126,7 +126,7 @@ test_find_unknown_name_is_null(void **state)
 }
 
 static void
-test_every_command_has_a_usage_and_a_summary(void **state)
+test_every_command_has_a_usage_a_summary_and_help(void **state)
 {
 	struct ctl_usage_item item;
 	const char *pos;
@@ -136,6 +136,10 @@ test_every_command_has_a_usage_and_a_summary(void **state)
 		assert_non_null(ctl_commands[i].usage);
 		assert_non_null(ctl_commands[i].summary);
 		assert_true(strlen(ctl_commands[i].summary) > 0);
+		/* Printed as it is under the usage: whole lines. */
+		assert_non_null(ctl_commands[i].help);
+		assert_true(strlen(ctl_commands[i].help) > 1);
+		assert_int_equal(ctl_commands[i].help[strlen(ctl_commands[i].help) - 1], '\n');
 		assert_true(strlen(ctl_commands[i].name) < CTL_CMD_MAX);
 		/* Read to the end: a usage smsguardctl cannot read would hide options. */
 		pos = ctl_commands[i].usage;
@@ -507,6 +511,38 @@ test_events_n_must_be_a_whole_number(void **state)
 }
 
 static void
+test_events_since_takes_an_event_seq(void **state)
+{
+	struct ctl_request req;
+
+	assert_null(parse("{\"cmd\":\"events\"}", &req));
+	assert_int_equal(req.events_since, 0);
+	assert_null(parse("{\"cmd\":\"events\",\"args\":{\"since\":0}}", &req));
+	assert_int_equal(req.events_since, 0);
+	assert_null(parse("{\"cmd\":\"events\",\"args\":{\"since\":41,\"n\":5}}", &req));
+	assert_int_equal(req.events_since, 41);
+	assert_int_equal(req.events_n, 5);
+	assert_null(parse("{\"cmd\":\"events\",\"args\":{\"since\":999999999999999}}", &req));
+	assert_true(req.events_since == CTL_SEQ_MAX);
+}
+
+static void
+test_events_since_must_be_a_whole_number_in_range(void **state)
+{
+	const char *error = "bad argument: since must be an event's seq (a whole number >= 0)";
+
+	assert_rejected("{\"cmd\":\"events\",\"args\":{\"since\":-1}}", error);
+	assert_rejected("{\"cmd\":\"events\",\"args\":{\"since\":1.5}}", error);
+	assert_rejected("{\"cmd\":\"events\",\"args\":{\"since\":\"3\"}}", error);
+	assert_rejected("{\"cmd\":\"events\",\"args\":{\"since\":1e300}}", error);
+	assert_rejected("{\"cmd\":\"events\",\"args\":{\"since\":1000000000000000}}", error);
+	assert_rejected("{\"cmd\":\"events\",\"args\":{\"since\":1,\"since\":2}}",
+	    "bad argument: duplicate argument");
+	assert_rejected(
+	    "{\"cmd\":\"status\",\"args\":{\"since\":1}}", "bad argument: unknown argument");
+}
+
+static void
 test_wait_defaults_to_finished_without_timeout(void **state)
 {
 	struct ctl_request req;
@@ -646,6 +682,7 @@ assert_round_trip(const struct ctl_request *in)
 	assert_int_equal(out.cmd, in->cmd);
 	assert_int_equal(out.flags, ctl_commands[in->cmd].flags);
 	assert_int_equal(out.events_n, in->events_n);
+	assert_true(out.events_since == in->events_since);
 	assert_int_equal(out.wait_until, in->wait_until);
 	assert_int_equal(out.timeout_ms, in->timeout_ms);
 	free(line);
@@ -672,6 +709,8 @@ test_build_parse_round_trip_with_arguments(void **state)
 	memset(&req, 0, sizeof(req));
 	req.cmd = CTL_CMD_EVENTS;
 	req.events_n = 200;
+	assert_round_trip(&req);
+	req.events_since = CTL_SEQ_MAX;
 	assert_round_trip(&req);
 
 	memset(&req, 0, sizeof(req));
@@ -801,7 +840,7 @@ main(void)
 	    cmocka_unit_test(test_changing_commands_are_write),
 	    cmocka_unit_test(test_parsed_request_carries_the_table_flags),
 	    cmocka_unit_test(test_find_unknown_name_is_null),
-	    cmocka_unit_test(test_every_command_has_a_usage_and_a_summary),
+	    cmocka_unit_test(test_every_command_has_a_usage_a_summary_and_help),
 	    cmocka_unit_test(test_usage_reads_options_and_their_values),
 	    cmocka_unit_test(test_usage_reads_arguments),
 	    cmocka_unit_test(test_empty_usage_has_no_items),
@@ -837,6 +876,8 @@ main(void)
 	    cmocka_unit_test(test_events_n_accepts_1_to_200),
 	    cmocka_unit_test(test_events_n_out_of_range_is_rejected),
 	    cmocka_unit_test(test_events_n_must_be_a_whole_number),
+	    cmocka_unit_test(test_events_since_takes_an_event_seq),
+	    cmocka_unit_test(test_events_since_must_be_a_whole_number_in_range),
 	    cmocka_unit_test(test_wait_defaults_to_finished_without_timeout),
 	    cmocka_unit_test(test_wait_until_accepts_each_state),
 	    cmocka_unit_test(test_wait_until_other_value_is_rejected),

@@ -1,6 +1,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,6 +120,94 @@ test_newest_n_are_returned_oldest_first(void **state)
 	events_clear(&r);
 }
 
+/* The seq of each item of an events array, in order, into seqs; returns how many. */
+static int
+array_seqs(const cJSON *arr, uint64_t *seqs, int max)
+{
+	const cJSON *o;
+	int n = 0;
+
+	cJSON_ArrayForEach(o, arr)
+	{
+		assert_true(n < max);
+		seqs[n++] = (uint64_t)cJSON_GetObjectItem(o, "seq")->valuedouble;
+	}
+	return n;
+}
+
+static void
+test_since_returns_only_the_later_events_oldest_first(void **state)
+{
+	struct event_ring r;
+	uint64_t seqs[16];
+	cJSON *arr;
+
+	events_init(&r);
+	for (int i = 0; i < 10; i++)
+		events_add(&r, i, EV_TASK_RUNNING, NULL, "m");
+	arr = events_since_json(&r, 7, 0);
+	assert_int_equal(array_seqs(arr, seqs, 16), 3);
+	assert_int_equal(seqs[0], 8);
+	assert_int_equal(seqs[2], 10);
+	cJSON_Delete(arr);
+	arr = events_since_json(&r, 10, 0);
+	assert_int_equal(cJSON_GetArraySize(arr), 0);
+	cJSON_Delete(arr);
+	arr = events_since_json(&r, 0, 0);
+	assert_int_equal(cJSON_GetArraySize(arr), 10);
+	cJSON_Delete(arr);
+	events_clear(&r);
+}
+
+static void
+test_since_with_n_gives_the_newest_n_of_the_later_events(void **state)
+{
+	struct event_ring r;
+	uint64_t seqs[16];
+	cJSON *arr;
+
+	events_init(&r);
+	for (int i = 0; i < 10; i++)
+		events_add(&r, i, EV_TASK_RUNNING, NULL, "m");
+	arr = events_since_json(&r, 2, 3);
+	assert_int_equal(array_seqs(arr, seqs, 16), 3);
+	assert_int_equal(seqs[0], 8);
+	assert_int_equal(seqs[2], 10);
+	cJSON_Delete(arr);
+	events_clear(&r);
+}
+
+static void
+test_since_before_the_oldest_held_gives_the_whole_ring(void **state)
+{
+	struct event_ring r;
+	cJSON *arr;
+
+	events_init(&r);
+	for (int i = 0; i < 250; i++)
+		events_add(&r, i, EV_TASK_RUNNING, NULL, "m");
+	/* Events 1..50 have left the ring: a follower that saw only 10 gets what is left. */
+	arr = events_since_json(&r, 10, 0);
+	assert_int_equal(cJSON_GetArraySize(arr), EVENTS_RING_SIZE);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "seq")->valuedouble, 51);
+	cJSON_Delete(arr);
+	events_clear(&r);
+}
+
+static void
+test_last_seq_is_the_newest_events_or_zero(void **state)
+{
+	struct event_ring r;
+
+	events_init(&r);
+	assert_int_equal(events_last_seq(&r), 0);
+	events_add(&r, 1, EV_TARGET_DOWN, NULL, "a");
+	events_add(&r, 2, EV_TARGET_UP, NULL, "b");
+	assert_int_equal(events_last_seq(&r), 2);
+	events_clear(&r);
+	assert_int_equal(events_last_seq(&r), 0);
+}
+
 int
 main(void)
 {
@@ -129,6 +218,10 @@ main(void)
 	    cmocka_unit_test(test_json_round_trip_keeps_order_details_and_sequence),
 	    cmocka_unit_test(test_restore_skips_malformed_entries),
 	    cmocka_unit_test(test_newest_n_are_returned_oldest_first),
+	    cmocka_unit_test(test_since_returns_only_the_later_events_oldest_first),
+	    cmocka_unit_test(test_since_with_n_gives_the_newest_n_of_the_later_events),
+	    cmocka_unit_test(test_since_before_the_oldest_held_gives_the_whole_ring),
+	    cmocka_unit_test(test_last_seq_is_the_newest_events_or_zero),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
