@@ -194,14 +194,22 @@ def _(ctx):
     check_refused(p, f"{d.creds}:4: password: unknown key", what="bad line")
 
 
-@scenario("the daemon refuses to start on a bad config and says why")
+@scenario("the daemon refuses to start on a bad config or without credentials, says why and "
+          "exits 78 (EX_CONFIG: systemd does not restart it)")
 def _(ctx):
     d = ctx.daemon()
     d.update({"bogus": {"x": 1}})
     d.start(wait=False)
     rc = d.proc.wait(timeout=20)
-    check(rc == 1, f"exit {rc}")
+    check(rc == 78, f"exit {rc}")
     check("unknown section" in d.log(), d.log())
+    d = ctx.daemon()
+    with open(d.creds, "w") as f:
+        f.write("# ak=\n# sk=\n")
+    d.start(wait=False)
+    rc = d.proc.wait(timeout=20)
+    check(rc == 78, f"exit {rc}")
+    check(f"credentials: {d.creds}: missing ak" in d.log(), d.log())
 
 
 @scenario("status --json has every documented key")
