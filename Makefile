@@ -12,6 +12,9 @@ DEB_PKGS = gcc make meson ninja-build pkg-config libuv1-dev libcurl4-openssl-dev
 RPM_PKGS = gcc make meson ninja-build pkgconf-pkg-config libuv-devel libcurl-devel \
 	cjson-devel mbedtls-devel inih-devel libcmocka-devel python3 openssl \
 	iproute nftables procps-ng
+# The manual pages' lint (tests/man).
+DOC_DEB_PKGS = mandoc man-db
+DOC_RPM_PKGS = mandoc man-db
 
 .PHONY: all build deps check check-busy demo fuzz valgrind bench install clean format help
 
@@ -29,6 +32,7 @@ help:
 
 deps:
 	@sh tools/deps.sh $(DEB_PKGS) -- $(RPM_PKGS)
+	@sh tools/deps.sh $(DOC_DEB_PKGS) -- $(DOC_RPM_PKGS)
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD) -Dwerror=true
