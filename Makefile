@@ -15,8 +15,14 @@ RPM_PKGS = gcc make meson ninja-build pkgconf-pkg-config libuv-devel libcurl-dev
 # The manual pages' lint (tests/man).
 DOC_DEB_PKGS = mandoc man-db
 DOC_RPM_PKGS = mandoc man-db
+# Building and checking the packages: make deb, make rpm, make package-check.
+PKG_DEB_PKGS = debhelper dpkg-dev lintian rpm rpmlint systemd-container
+PKG_RPM_PKGS = rpm-build rpmlint systemd-rpm-macros systemd-container
+PKGWORK ?= build-pkg
+DIST    ?= dist
 
-.PHONY: all build deps check check-busy demo fuzz valgrind bench install clean format help
+.PHONY: all build deps check check-busy demo fuzz valgrind bench install clean format help \
+	deb rpm package-check
 
 all: build
 
@@ -29,10 +35,12 @@ help:
 	@echo "make valgrind run the unit and integration suites under valgrind"
 	@echo "make bench    footprint of smsguard and monit watching the same ports"
 	@echo "make deps     install the build and test dependencies (apt-get or dnf)"
+	@echo "make deb      build the .deb into ./$(DIST), lintian-clean (Debian/Ubuntu)"
 
 deps:
 	@sh tools/deps.sh $(DEB_PKGS) -- $(RPM_PKGS)
 	@sh tools/deps.sh $(DOC_DEB_PKGS) -- $(DOC_RPM_PKGS)
+	@sh tools/deps.sh $(PKG_DEB_PKGS) -- $(PKG_RPM_PKGS)
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD) -Dwerror=true
@@ -81,6 +89,10 @@ bench: deps build
 	@command -v monit >/dev/null || sh tools/deps.sh monit -- monit
 	python3 bench/footprint.py --smsguard $(BUILD)/src/smsguard --duration $(BENCHTIME)
 
+# Packages of the tracked source (tools/package.sh); lintian must find no error or warning.
+deb: deps
+	sh tools/package.sh deb $(PKGWORK) $(DIST)
+
 install: build
 	$(MESON) install -C $(BUILD)
 
@@ -88,4 +100,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(CHECKBUILD) $(FUZZBUILD)
+	rm -rf $(BUILD) $(CHECKBUILD) $(FUZZBUILD) $(PKGWORK) $(DIST)
