@@ -36,6 +36,7 @@ help:
 	@echo "make bench    footprint of smsguard and monit watching the same ports"
 	@echo "make deps     install the build and test dependencies (apt-get or dnf)"
 	@echo "make deb      build the .deb into ./$(DIST), lintian-clean (Debian/Ubuntu)"
+	@echo "make rpm      build the .rpm into ./$(DIST), rpmlint-clean (Fedora/RHEL, or Debian)"
 
 deps:
 	@sh tools/deps.sh $(DEB_PKGS) -- $(RPM_PKGS)
@@ -92,6 +93,10 @@ bench: deps build
 # Packages of the tracked source (tools/package.sh); lintian must find no error or warning.
 deb: deps
 	sh tools/package.sh deb $(PKGWORK) $(DIST)
+
+# rpmlint (with packaging/rpm/smsguard.rpmlintrc) must find no error.
+rpm: deps
+	sh tools/package.sh rpm $(PKGWORK) $(DIST)
 
 install: build
 	$(MESON) install -C $(BUILD)
