@@ -51,13 +51,14 @@ deb()
 		exit 1
 		;;
 	esac
+	# Nothing stale may pass for this build's result if it fails.
+	rm -f "$dist"/smsguard_* "$dist"/smsguard-dbgsym_*
 	rm -rf "$work/deb"
 	mkdir -p "$work/deb"
 	tarball "$work/deb/smsguard_$version.orig.tar.gz"
 	tar -C "$work/deb" -xzf "$work/deb/smsguard_$version.orig.tar.gz"
 	cp -R packaging/debian "$work/deb/$name/debian"
 	(cd "$work/deb/$name" && dpkg-buildpackage --no-sign -jauto)
-	rm -f "$dist"/smsguard_* "$dist"/smsguard-dbgsym_*
 	find "$work/deb" -maxdepth 1 -type f -name 'smsguard*' -exec mv {} "$dist/" \;
 	changes=$(ls "$dist"/smsguard_"$dv"_*.changes)
 	echo "package: lintian $changes"
@@ -73,6 +74,7 @@ rpm_()
 			"$version" >&2
 		exit 1
 	fi
+	rm -f "$dist"/smsguard-*.rpm
 	rm -rf "$work/rpm"
 	mkdir -p "$work/rpm/SOURCES"
 	tarball "$work/rpm/SOURCES/$name.tar.gz"
@@ -83,7 +85,6 @@ rpm_()
 		nodeps=--nodeps
 	fi
 	rpmbuild -ba $nodeps --define "_topdir $work/rpm" packaging/rpm/smsguard.spec
-	rm -f "$dist"/smsguard-*.rpm "$dist"/smsguard-debug*.rpm
 	find "$work/rpm/RPMS" "$work/rpm/SRPMS" -type f -name '*.rpm' -exec cp {} "$dist/" \;
 	echo "package: rpmlint"
 	rpmlint -r packaging/rpm/smsguard.rpmlintrc packaging/rpm/smsguard.spec \
