@@ -61,7 +61,7 @@ check: deps build $(CHECKBUILD)/build.ninja
 	$(MESON) compile -C $(CHECKBUILD)
 	@if [ "$$(id -u)" -eq 0 ]; then \
 		$(MAKE) deb DEB_BUILD_OPTIONS=nocheck || echo "make check: make deb failed"; fi
-	SMSGUARD_PACKAGE_DIR=$$([ "$$(id -u)" -eq 0 ] && echo "$(CURDIR)/$(DIST)") \
+	SMSGUARD_PACKAGE_DIR=$$([ "$$(id -u)" -eq 0 ] && echo "$(abspath $(DIST))") \
 		$(MESON) test -C $(CHECKBUILD) --print-errorlogs --num-processes 2
 
 # The suites' timing margins must hold on a loaded machine: make check beside a CPU hog on
