@@ -16,8 +16,17 @@ RPM_PKGS = gcc make meson ninja-build pkgconf-pkg-config libuv-devel libcurl-dev
 # rules, the node exporter serves the textfile. Their services are stopped and disabled.
 DEB_TOOLS = prometheus prometheus-node-exporter
 RPM_TOOLS = golang-github-prometheus golang-github-prometheus-node-exporter
+# The manual pages' lint (tests/man).
+DOC_DEB_PKGS = mandoc man-db
+DOC_RPM_PKGS = mandoc man-db
+# Building and checking the packages: make deb, make rpm, make package-check.
+PKG_DEB_PKGS = debhelper dpkg-dev lintian rpm rpmlint systemd-container
+PKG_RPM_PKGS = rpm-build rpmlint systemd-rpm-macros systemd-container
+PKGWORK ?= build-pkg
+DIST    ?= dist
 
-.PHONY: all build deps check check-busy demo fuzz valgrind bench install clean format help
+.PHONY: all build deps check check-busy demo fuzz valgrind bench install clean format help \
+	deb rpm package-check
 
 all: build
 
@@ -30,10 +39,14 @@ help:
 	@echo "make valgrind run the unit and integration suites under valgrind"
 	@echo "make bench    footprint of smsguard and monit watching the same ports"
 	@echo "make deps     install the build and test dependencies (apt-get or dnf)"
+	@echo "make deb      build the .deb into ./$(DIST), lintian-clean (Debian/Ubuntu)"
+	@echo "make rpm      build the .rpm into ./$(DIST), rpmlint-clean (Fedora/RHEL, or Debian)"
+	@echo "make package-check  make deb, then install and drive it on systemd in a container (root)"
 
 deps:
-	@DEPS_NO_SERVICES="$(DEB_TOOLS)" sh tools/deps.sh $(DEB_PKGS) $(DEB_TOOLS) -- \
-		$(RPM_PKGS) $(RPM_TOOLS)
+	@DEPS_NO_SERVICES="$(DEB_TOOLS)" sh tools/deps.sh $(DEB_PKGS) $(DEB_TOOLS) \
+		$(DOC_DEB_PKGS) $(PKG_DEB_PKGS) -- \
+		$(RPM_PKGS) $(RPM_TOOLS) $(DOC_RPM_PKGS) $(PKG_RPM_PKGS)
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD) -Dwerror=true
@@ -46,9 +59,14 @@ $(CHECKBUILD)/build.ninja:
 		-Dc_args=-fno-sanitize-recover=all
 
 # The plain build too: -O2 without sanitizers warns where the ASan build does not.
+# As root the package suite runs too (make package-check's cases, counted with the others):
+# the .deb is built first (without its unit tests, which run here under ASan).
 check: deps build $(CHECKBUILD)/build.ninja
 	$(MESON) compile -C $(CHECKBUILD)
-	$(MESON) test -C $(CHECKBUILD) --print-errorlogs --num-processes 2
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		$(MAKE) deb DEB_BUILD_OPTIONS=nocheck || echo "make check: make deb failed"; fi
+	SMSGUARD_PACKAGE_DIR=$$([ "$$(id -u)" -eq 0 ] && echo "$(abspath $(DIST))") \
+		$(MESON) test -C $(CHECKBUILD) --print-errorlogs --num-processes 2
 
 # The suites' timing margins must hold on a loaded machine: make check beside a CPU hog on
 # every core (stress-ng from the distribution), stopped when the check ends either way.
@@ -82,6 +100,18 @@ bench: deps build
 	@command -v monit >/dev/null || sh tools/deps.sh monit -- monit
 	python3 bench/footprint.py --smsguard $(BUILD)/src/smsguard --duration $(BENCHTIME)
 
+# Packages of the tracked source (tools/package.sh); lintian must find no error or warning.
+deb: deps
+	sh tools/package.sh deb $(PKGWORK) $(DIST)
+
+# rpmlint (with packaging/rpm/smsguard.rpmlintrc) must find no error.
+rpm: deps
+	sh tools/package.sh rpm $(PKGWORK) $(DIST)
+
+# The .deb on a real systemd booted in a throwaway container (root; tests/package).
+package-check: deb
+	python3 tests/package/package_check.py --dist $(DIST)
+
 install: build
 	$(MESON) install -C $(BUILD)
 
@@ -89,4 +119,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(CHECKBUILD) $(FUZZBUILD)
+	rm -rf $(BUILD) $(CHECKBUILD) $(FUZZBUILD) $(PKGWORK) $(DIST)

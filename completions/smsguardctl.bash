@@ -1,4 +1,4 @@
-# bash completion for smsguardctl(8); needs nothing beyond bash and smsguardctl.
+# bash completion for smsguardctl(1); needs nothing beyond bash and smsguardctl.
 #
 # The commands and their options are not listed here: smsguardctl prints its
 # command table (`smsguardctl __commands`, one line per command: its name,

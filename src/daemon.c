@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -299,10 +300,14 @@ daemon_run(const char *config_path, int verbose)
 	events_init(&d->events);
 	log_init(verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	util_random_seed((uint64_t)d->started_ms ^ ((uint64_t)getpid() << 32));
+	/*
+	 * EX_CONFIG: restarting cannot mend a configuration or credentials it
+	 * cannot use, and the unit tells systemd so (RestartPreventExitStatus).
+	 */
 	if (daemon_setup(d) < 0) {
 		config_free(d->cfg);
 		free(d);
-		return 1;
+		return EX_CONFIG;
 	}
 	if (daemon_start(d) < 0) {
 		daemon_modules_close(d);

@@ -40,13 +40,16 @@ def _(ctx):
     check(p.returncode == 1, "an unknown flag must exit 1")
 
 
-@scenario("-n accepts the example configuration with credentials from the environment")
+@scenario("-n accepts the installed template and the annotated examples with credentials from "
+          "the environment")
 def _(ctx):
-    p = run_daemon("-n", "-f", os.path.join(harness.SRCDIR, "examples", "smsguard.conf"),
-                   env={"HUAWEICLOUD_SDK_AK": harness.TEST_AK, "HUAWEICLOUD_SDK_SK": harness.TEST_SK})
-    # The example names /etc/smsguard/credentials; where that file exists it is used instead.
-    check(p.returncode == 0, f"exit {p.returncode}: {p.stderr}")
-    check(p.stdout.strip() == "configuration OK", f"stdout {p.stdout!r}")
+    for name in ("smsguard.conf", "file-level.conf", "block-level.conf"):
+        p = run_daemon("-n", "-f", os.path.join(harness.SRCDIR, "examples", name),
+                       env={"HUAWEICLOUD_SDK_AK": harness.TEST_AK,
+                            "HUAWEICLOUD_SDK_SK": harness.TEST_SK})
+        # They name /etc/smsguard/credentials; where that file exists it is used instead.
+        check(p.returncode == 0, f"{name}: exit {p.returncode}: {p.stderr}")
+        check(p.stdout.strip() == "configuration OK", f"{name}: stdout {p.stdout!r}")
 
 
 @scenario("-n rejects a bad config with FILE:LINE: key: reason and exit 1")
@@ -195,14 +198,22 @@ def _(ctx):
     check_refused(p, f"{d.creds}:4: password: unknown key", what="bad line")
 
 
-@scenario("the daemon refuses to start on a bad config and says why")
+@scenario("the daemon refuses to start on a bad config or without credentials, says why and "
+          "exits 78 (EX_CONFIG: systemd does not restart it)")
 def _(ctx):
     d = ctx.daemon()
     d.update({"bogus": {"x": 1}})
     d.start(wait=False)
     rc = d.proc.wait(timeout=20)
-    check(rc == 1, f"exit {rc}")
+    check(rc == 78, f"exit {rc}")
     check("unknown section" in d.log(), d.log())
+    d = ctx.daemon()
+    with open(d.creds, "w") as f:
+        f.write("# ak=\n# sk=\n")
+    d.start(wait=False)
+    rc = d.proc.wait(timeout=20)
+    check(rc == 78, f"exit {rc}")
+    check(f"credentials: {d.creds}: missing ak" in d.log(), d.log())
 
 
 @scenario("status --json has every documented key")

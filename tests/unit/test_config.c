@@ -1,5 +1,5 @@
 /*
- * smsguard.conf: defaults, every key, the shipped example, and one case per
+ * smsguard.conf: defaults, every key, the shipped examples, and one case per
  * way a config can be wrong (each its own cmocka test, each checking
  * FILE:LINE: key: and that the reason names the problem). The credentials
  * file has tests of its own (test_credentials.c).
@@ -263,33 +263,120 @@ test_every_supported_key_parsed(void **state)
 	free(ca);
 }
 
+/* Two strings both unset or equal. */
 static void
-test_example_file_parses(void **state)
+assert_same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		assert_ptr_equal(a, b);
+	else
+		assert_string_equal(a, b);
+}
+
+static struct config *
+load_example(const char *name)
 {
 	const char *srcdir = getenv("SMSGUARD_SRCDIR");
 	struct config *cfg = NULL;
 	char *path, *cause = NULL;
-	int rc;
 
 	assert_non_null(srcdir);
-	path = xasprintf("%s/examples/smsguard.conf", srcdir);
-	rc = config_load(path, &cfg, &cause);
-	if (rc != 0)
+	path = xasprintf("%s/examples/%s", srcdir, name);
+	if (config_load(path, &cfg, &cause) != 0)
 		fail_msg("%s", cause);
-	assert_string_equal(cfg->credentials, "/etc/smsguard/credentials");
+	free(path);
+	return cfg;
+}
+
+/* The file installed as /etc/smsguard/smsguard.conf sets nothing: it loads as the defaults. */
+static void
+test_installed_template_sets_nothing(void **state)
+{
+	struct config *cfg = load_example("smsguard.conf");
+	struct config *def = config_new_defaults();
+
+	assert_same_str(cfg->state_dir, def->state_dir);
+	assert_int_equal(cfg->log_level, def->log_level);
+	assert_same_str(cfg->endpoint, def->endpoint);
+	assert_same_str(cfg->project_id, def->project_id);
+	assert_same_str(cfg->credentials, def->credentials);
 	assert_false(cfg->credentials_explicit);
-	assert_true(cfg->has_schedule);
-	assert_int_equal(cfg->schedule.nrules, 3);
-	assert_int_equal(cfg->nanswers, 3);
-	assert_string_equal(cfg->answers[2], "{domain}");
-	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_CLOUD);
-	assert_true(cfg->ratelimit_threshold == 10);
-	/* It shows [notify] commented out until notifications are built. */
+	assert_same_str(cfg->ca_file, def->ca_file);
+	assert_same_str(cfg->proxy, def->proxy);
+	assert_int_equal(cfg->timeout_ms, def->timeout_ms);
+	assert_same_str(cfg->task_id, def->task_id);
+	assert_int_equal(cfg->poll_ms, def->poll_ms);
+	assert_int_equal(cfg->poll_idle_ms, def->poll_idle_ms);
+	assert_same_str(cfg->target_address, def->target_address);
+	assert_true(cfg->ports_auto);
+	assert_int_equal(cfg->probe_interval_ms, def->probe_interval_ms);
+	assert_int_equal(cfg->probe_timeout_ms, def->probe_timeout_ms);
+	assert_int_equal(cfg->fall, def->fall);
+	assert_int_equal(cfg->rise, def->rise);
+	assert_same_str(cfg->agent_process, def->agent_process);
+	assert_same_str(cfg->agent_home, def->agent_home);
+	assert_int_equal(cfg->agent_restart, def->agent_restart);
+	assert_int_equal(cfg->restart_argc, 0);
+	assert_int_equal(cfg->restart_timeout_ms, def->restart_timeout_ms);
+	assert_int_equal(cfg->nanswers, 0);
+	assert_true(cfg->resume);
+	assert_int_equal(cfg->settle_ms, def->settle_ms);
+	assert_int_equal(cfg->budget_actions, def->budget_actions);
+	assert_int_equal(cfg->budget_window_ms, def->budget_window_ms);
+	assert_int_equal(cfg->backoff_min_ms, def->backoff_min_ms);
+	assert_int_equal(cfg->backoff_max_ms, def->backoff_max_ms);
+	assert_int_equal(cfg->confirm_ms, def->confirm_ms);
+	/* No rate limit, no notification, no metrics file, no group by surprise. */
+	assert_false(cfg->has_schedule);
+	assert_same_str(cfg->timezone, def->timezone);
+	assert_int_equal(cfg->ratelimit_apply, def->ratelimit_apply);
+	assert_true(cfg->ratelimit_threshold == def->ratelimit_threshold);
 	assert_null(cfg->smn_topic);
+	assert_null(cfg->smn_endpoint);
 	assert_null(cfg->webhook);
 	assert_null(cfg->exec);
+	assert_int_equal(cfg->events_mask, def->events_mask);
+	assert_same_str(cfg->socket_path, def->socket_path);
+	assert_null(cfg->group);
+	assert_false(cfg->has_gid);
+	assert_null(cfg->metrics_textfile);
+	config_free(def);
 	config_free(cfg);
-	free(path);
+}
+
+/* The annotated examples (doc/smsguard/examples) load and say what their comments say. */
+static void
+test_annotated_examples_parse(void **state)
+{
+	struct config *cfg = load_example("file-level.conf");
+
+	assert_string_equal(cfg->task_id, "0b9e3f2a-5c7d-4e1f-8a6b-3d2c1b0a9f8e");
+	assert_true(cfg->ports_auto);
+	assert_string_equal(cfg->agent_home, "/root/SMS-Agent");
+	assert_int_equal(cfg->settle_ms, 30000);
+	assert_true(cfg->has_schedule);
+	assert_int_equal(cfg->schedule.nrules, 3);
+	assert_string_equal(cfg->timezone, "Europe/Berlin");
+	assert_string_equal(cfg->group, "adm");
+	assert_null(cfg->metrics_textfile);
+	config_free(cfg);
+
+	cfg = load_example("block-level.conf");
+	assert_string_equal(cfg->target_address, "192.168.40.17");
+	assert_false(cfg->ports_auto);
+	assert_int_equal(cfg->nports, 2);
+	assert_int_equal(cfg->ports[0], 22);
+	assert_int_equal(cfg->ports[1], 8900);
+	assert_int_equal(cfg->fall, 5);
+	assert_int_equal(cfg->agent_restart, AGENT_RESTART_WHEN_DEAD);
+	assert_int_equal(cfg->budget_actions, 4);
+	assert_int_equal(cfg->budget_window_ms, 2 * 3600000);
+	assert_int_equal(cfg->confirm_ms, 300000);
+	assert_true(cfg->ratelimit_threshold == 20);
+	assert_int_equal(cfg->schedule.nrules, 2);
+	assert_string_equal(
+	    cfg->metrics_textfile, "/var/lib/prometheus/node-exporter/smsguard.prom");
+	config_free(cfg);
 }
 
 static void
@@ -835,7 +922,8 @@ main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_empty_file_is_all_defaults),
 	    cmocka_unit_test(test_every_supported_key_parsed),
-	    cmocka_unit_test(test_example_file_parses),
+	    cmocka_unit_test(test_installed_template_sets_nothing),
+	    cmocka_unit_test(test_annotated_examples_parse),
 	    cmocka_unit_test(test_empty_values_keep_defaults),
 	    cmocka_unit_test(test_inline_comments_hash_and_semicolon),
 	    cmocka_unit_test(test_byte_order_mark_is_skipped),
