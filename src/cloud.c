@@ -36,6 +36,7 @@ struct cloud_req {
 	uint64_t id; /* ours, for cloud_cancel() */
 	uint64_t http_id;
 	enum cloud_api api;
+	bool quiet;
 	cloud_parse_cb parse;
 	cloud_answer_cb answer;
 	void *arg;
@@ -333,9 +334,10 @@ note_ok(struct cloud *c)
 }
 
 static void
-describe_failure(struct cloud *c, enum cloud_api api, enum cloud_result res,
+describe_failure(struct cloud *c, const struct cloud_req *r, enum cloud_result res,
     const struct http_response *resp, const struct sms_error *err)
 {
+	enum cloud_api api = r->api;
 	char esc[LAST_ERROR_MAX];
 
 	if (resp->result != HTTP_OK)
@@ -348,7 +350,10 @@ describe_failure(struct cloud *c, enum cloud_api api, enum cloud_result res,
 		; /* the handler said why */
 	else
 		set_last_error(c, "%s: HTTP %ld", cloud_api_name(api), resp->status);
-	log_warnx("%s", log_escape(c->last_error, -1, esc, sizeof(esc)));
+	if (r->quiet)
+		log_debug("%s", log_escape(c->last_error, -1, esc, sizeof(esc)));
+	else
+		log_warnx("%s", log_escape(c->last_error, -1, esc, sizeof(esc)));
 }
 /*
  * A parser's note on malformed fields (sms.h): logged once, when it first
@@ -433,7 +438,7 @@ on_http_done(void *arg, const struct http_response *resp)
 	c->counts[r->api][res]++;
 	if (res != CLOUD_RES_OK) {
 		c->errors++;
-		describe_failure(c, r->api, res, resp, &err);
+		describe_failure(c, r, res, resp, &err);
 	} else {
 		note_ok(c);
 	}
@@ -484,6 +489,7 @@ req_new(struct cloud *c, const struct cloud_call *call)
 	r->c = c;
 	r->id = ++c->last_id;
 	r->api = call->api;
+	r->quiet = call->quiet;
 	r->parse = call->parse;
 	r->answer = call->answer;
 	r->arg = call->arg;
@@ -777,18 +783,24 @@ on_plain_answer(
 
 int
 cloud_call_plain(struct cloud *c, const struct cloud_call *call, const char *base,
-    const char *project_id, cloud_done_cb done, void *arg)
+    const char *project_id, cloud_done_cb done, void *arg, uint64_t *id)
 {
 	struct cloud_call plain = *call;
 	struct cloud_req *r;
+	uint64_t rid;
+	int rc;
 
 	plain.parse = NULL;
 	plain.answer = on_plain_answer;
 	r = req_new(c, &plain);
+	rid = r->id;
 	r->arg = r; /* the request holds the caller's callback and what the answer said */
 	r->done = done;
 	r->done_arg = arg;
-	return req_send_to(c, r, &plain, base, project_id);
+	rc = req_send_to(c, r, &plain, base, project_id);
+	if (rc == 0 && id != NULL)
+		*id = rid;
+	return rc;
 }
 
 const struct config *
