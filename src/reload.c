@@ -14,6 +14,7 @@
 #include "smsguard/ctl.h"
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
+#include "smsguard/notify.h"
 #include "smsguard/probe.h"
 #include "smsguard/ratelimit.h"
 #include "smsguard/sdnotify.h"
@@ -47,6 +48,7 @@ reload_run(struct daemon *d, char **cause)
 	agent_reconfigure(d->agent, cfg, cr);
 	executor_reconfigure(d->exec, cfg);
 	ratelimit_reconfigure(d->rl, cfg, d->cloud);
+	notify_reconfigure(d->notify, cfg);
 	config_free(d->cfg);
 	credentials_free(d->creds);
 	d->cfg = cfg;
