@@ -197,8 +197,10 @@ int cloud_action(
  * POST /v2/{project_id}/notifications/topics/{topic}/publish with subject
  * (cut to 512 bytes) and message, signed, to endpoint (NULL: the SMN
  * endpoint of the topic URN's region, sms_smn_default_endpoint()) with the
- * topic's project as X-Project-Id, as the SDKs send it. A failure is left
- * to the caller to log. Returns 0 and the call's id in *id (for
+ * topic's project as X-Project-Id, as the SDKs send it. A 401 or a 429
+ * silences every call as an SMS call's does; otherwise the answer leaves the
+ * client's state, errors and last error alone (they are the SMS API's), and
+ * a failure is left to the caller to log. Returns 0 and the call's id in *id (for
  * cloud_cancel(); id may be NULL), -EINVAL for a bad topic, or as
  * cloud_send() refuses.
  */

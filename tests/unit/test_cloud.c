@@ -357,6 +357,24 @@ test_a_bad_topic_is_refused_before_anything_goes_out(void **state)
 }
 
 static void
+test_a_publish_says_nothing_of_the_sms_apis_state(void **state)
+{
+	struct fixture *fx = *state;
+	cJSON *o = cJSON_CreateObject();
+
+	assert_int_equal(publish(fx, NULL), 0);
+	assert_int_equal(cloud_state(fx->c), CLOUD_UNKNOWN);
+	fx->status = 503;
+	assert_int_equal(publish(fx, NULL), -EIO);
+	assert_int_equal(cloud_requests(fx->c, CLOUD_API_SMN_PUBLISH, CLOUD_RES_SERVER_ERROR), 1);
+	cloud_status_json(fx->c, o);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "errors")->valueint, 0);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "last_error")));
+	assert_int_equal(cloud_state(fx->c), CLOUD_UNKNOWN);
+	cJSON_Delete(o);
+}
+
+static void
 test_a_401_on_a_publish_silences_the_task_calls_too(void **state)
 {
 	struct fixture *fx = *state;
@@ -429,6 +447,7 @@ main(void)
 	    T(test_a_cancelled_call_is_never_answered),
 	    T(test_an_smn_publish_goes_to_the_topics_region_signed),
 	    T(test_a_bad_topic_is_refused_before_anything_goes_out),
+	    T(test_a_publish_says_nothing_of_the_sms_apis_state),
 	    T(test_a_401_on_a_publish_silences_the_task_calls_too),
 	    T(test_the_backoff_doubles_with_each_failed_poll),
 	    T(test_a_failed_poll_of_the_path_makes_the_cloud_unreachable),
