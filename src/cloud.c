@@ -36,6 +36,9 @@ struct cloud_req {
 	uint64_t id; /* ours, for cloud_cancel() */
 	uint64_t http_id;
 	enum cloud_api api;
+	bool quiet;
+	/* To another service than [cloud] endpoint (SMN): says nothing of the SMS API's state. */
+	bool foreign;
 	cloud_parse_cb parse;
 	cloud_answer_cb answer;
 	void *arg;
@@ -333,22 +336,31 @@ note_ok(struct cloud *c)
 }
 
 static void
-describe_failure(struct cloud *c, enum cloud_api api, enum cloud_result res,
+describe_failure(struct cloud *c, const struct cloud_req *r, enum cloud_result res,
     const struct http_response *resp, const struct sms_error *err)
 {
-	char esc[LAST_ERROR_MAX];
+	const char *api = cloud_api_name(r->api);
+	char msg[LAST_ERROR_MAX], esc[LAST_ERROR_MAX];
 
 	if (resp->result != HTTP_OK)
-		set_last_error(c, "%s: %s: %s", cloud_api_name(api), http_result_name(resp->result),
+		snprintf(msg, sizeof(msg), "%s: %s: %s", api, http_result_name(resp->result),
 		    resp->error);
 	else if (err->code[0] != '\0')
-		set_last_error(c, "%s: HTTP %ld %s: %s", cloud_api_name(api), resp->status,
+		snprintf(msg, sizeof(msg), "%s: HTTP %ld %.40s: %.240s", api, resp->status,
 		    err->code, err->msg);
 	else if (res == CLOUD_RES_BAD_RESPONSE)
-		; /* the handler said why */
+		util_strlcpy(msg, c->last_error, sizeof(msg)); /* the handler said why */
 	else
-		set_last_error(c, "%s: HTTP %ld", cloud_api_name(api), resp->status);
-	log_warnx("%s", log_escape(c->last_error, -1, esc, sizeof(esc)));
+		snprintf(msg, sizeof(msg), "%s: HTTP %ld", api, resp->status);
+	/* Another service's failure is its caller's to show, not the SMS API's last error. */
+	if (!r->foreign) {
+		c->errors++;
+		set_last_error(c, "%s", msg);
+	}
+	if (r->quiet)
+		log_debug("%s", log_escape(msg, -1, esc, sizeof(esc)));
+	else
+		log_warnx("%s", log_escape(msg, -1, esc, sizeof(esc)));
 }
 /*
  * A parser's note on malformed fields (sms.h): logged once, when it first
@@ -431,12 +443,10 @@ on_http_done(void *arg, const struct http_response *resp)
 	if (res == CLOUD_RES_OK && r->parse != NULL)
 		res = read_answer(r, resp);
 	c->counts[r->api][res]++;
-	if (res != CLOUD_RES_OK) {
-		c->errors++;
-		describe_failure(c, r->api, res, resp, &err);
-	} else {
+	if (res != CLOUD_RES_OK)
+		describe_failure(c, r, res, resp, &err);
+	else if (!r->foreign)
 		note_ok(c);
-	}
 	if (r->answer != NULL)
 		r->answer(r->arg, res, resp, &err);
 	free(r);
@@ -484,6 +494,7 @@ req_new(struct cloud *c, const struct cloud_call *call)
 	r->c = c;
 	r->id = ++c->last_id;
 	r->api = call->api;
+	r->quiet = call->quiet;
 	r->parse = call->parse;
 	r->answer = call->answer;
 	r->arg = call->arg;
@@ -511,6 +522,7 @@ req_send_to(struct cloud *c, struct cloud_req *r, const struct cloud_call *call,
 		w.base = sms_base = cloudwire_base(c->cfg->endpoint);
 		w.project_id = c->cfg->project_id;
 	}
+	r->foreign = base != NULL;
 	rc = req_send(c, r, &w);
 	free(sms_base);
 	if (rc < 0) {
@@ -777,18 +789,24 @@ on_plain_answer(
 
 int
 cloud_call_plain(struct cloud *c, const struct cloud_call *call, const char *base,
-    const char *project_id, cloud_done_cb done, void *arg)
+    const char *project_id, cloud_done_cb done, void *arg, uint64_t *id)
 {
 	struct cloud_call plain = *call;
 	struct cloud_req *r;
+	uint64_t rid;
+	int rc;
 
 	plain.parse = NULL;
 	plain.answer = on_plain_answer;
 	r = req_new(c, &plain);
+	rid = r->id;
 	r->arg = r; /* the request holds the caller's callback and what the answer said */
 	r->done = done;
 	r->done_arg = arg;
-	return req_send_to(c, r, &plain, base, project_id);
+	rc = req_send_to(c, r, &plain, base, project_id);
+	if (rc == 0 && id != NULL)
+		*id = rid;
+	return rc;
 }
 
 const struct config *

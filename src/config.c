@@ -51,6 +51,7 @@ struct cfgctx {
 	char prev_key[INI_MAX_LINE];
 	char *err; /* the first error, complete with FILE:LINE */
 	int seen_line[CONFIG_MAX_KEYS];
+	int set_line[CONFIG_MAX_KEYS]; /* where a key got a non-empty value; 0 = never */
 	/* A list key whose value ends with ',' waits for its continuation line. */
 	int pending;
 	int pending_line;
@@ -165,8 +166,10 @@ key_parse(struct cfgctx *c, int i, const char *value)
 	char *why = NULL;
 
 	/* An empty value leaves the default. */
-	if (value[0] != '\0')
+	if (value[0] != '\0') {
 		why = config_key_parse(c->cfg, i, value);
+		c->set_line[i] = c->lineno;
+	}
 	if (why != NULL) {
 		fail_at(c, config_keys[i].name, "%s", why);
 		free(why);
@@ -294,6 +297,47 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 	return key_parse(c, i, value) ? 1 : 0;
 }
 
+/* The line of [notify] name when it was given a value, else 0. */
+static int
+notify_line(const struct cfgctx *c, const char *name)
+{
+	return c->set_line[config_key_find("notify", name)];
+}
+
+/* A [notify] key that only means something beside another one is refused without it. */
+static void
+notify_check(struct cfgctx *c)
+{
+	static const struct {
+		const char *key, *needs, *why;
+	} pairs[] = {
+	    {"smn_endpoint", "smn_topic", "there is no smn_topic to publish to"},
+	    {"smn_events", "smn_topic", "there is no smn_topic to publish to"},
+	    {"webhook_events", "webhook", "there is no webhook to post to"},
+	    {"exec_events", "exec", "there is no exec hook to run"},
+	    {"exec_timeout", "exec", "there is no exec hook to run"},
+	};
+	const struct config *cfg = c->cfg;
+	bool smn = cfg->smn_topic != NULL, hook = cfg->webhook != NULL, ex = cfg->exec_argc > 0;
+
+	for (size_t i = 0; i < nitems(pairs); i++) {
+		if (notify_line(c, pairs[i].key) != 0 && notify_line(c, pairs[i].needs) == 0) {
+			c->lineno = notify_line(c, pairs[i].key);
+			fail_at(c, pairs[i].key, "not used: %s", pairs[i].why);
+		}
+	}
+	if (!smn && !hook && !ex) {
+		const char *k = notify_line(c, "events") != 0 ? "events" : "queue";
+
+		if ((c->lineno = notify_line(c, k)) != 0)
+			fail_at(c, k, "not used: no sink is set (smn_topic, webhook or exec)");
+	} else if ((c->lineno = notify_line(c, "events")) != 0 &&
+	    (!smn || cfg->smn_events_mask != 0) && (!hook || cfg->webhook_events_mask != 0) &&
+	    (!ex || cfg->exec_events_mask != 0)) {
+		fail_at(c, "events", "not used: every sink set has a list of its own");
+	}
+}
+
 /* Checks that need more than one key. */
 static void
 cross_check(struct cfgctx *c)
@@ -311,6 +355,7 @@ cross_check(struct cfgctx *c)
 		    util_format_duration(cfg->poll_idle_ms, a, sizeof(a)),
 		    util_format_duration(cfg->poll_ms, b, sizeof(b)));
 	}
+	notify_check(c);
 	if (cfg->has_schedule) {
 		char *cause = NULL;
 
@@ -353,7 +398,9 @@ config_new_defaults(void)
 	cfg->confirm_ms = 2 * MINUTE;
 	cfg->ratelimit_apply = RATELIMIT_APPLY_CLOUD;
 	cfg->ratelimit_threshold = 10;
+	cfg->exec_timeout_ms = 30 * SECOND;
 	cfg->events_mask = EVENTS_MASK_ALL;
+	cfg->notify_queue = 1000;
 	cfg->socket_path = xstrdup(SMSGUARD_SOCKET_PATH);
 	return cfg;
 }
@@ -375,7 +422,8 @@ config_free(struct config *cfg)
 	free(cfg->target_address);
 	free(cfg->agent_process);
 	free(cfg->agent_home);
-	config_argv_clear(cfg);
+	config_argv_free(cfg->restart_argv, &cfg->restart_argc);
+	config_argv_free(cfg->exec_argv, &cfg->exec_argc);
 	/* Answers should hold placeholders, but a typed-in password must not linger. */
 	for (int i = 0; i < cfg->nanswers; i++) {
 		util_wipe(cfg->answers[i], strlen(cfg->answers[i]));
@@ -385,7 +433,6 @@ config_free(struct config *cfg)
 	free(cfg->smn_topic);
 	free(cfg->smn_endpoint);
 	free(cfg->webhook);
-	free(cfg->exec);
 	free(cfg->socket_path);
 	free(cfg->group);
 	free(cfg->metrics_textfile);

@@ -241,6 +241,7 @@ p_webhook(struct config *cfg, const struct cfgkey *k, const char *v)
 	if (strchr(u.rest, '#') != NULL)
 		return xasprintf("%s: must not have a fragment", config_quote(v, q));
 	config_set_str(&cfg->webhook, v);
+	cfg->webhook_loopback = config_host_is_loopback(u.host);
 	return NULL;
 }
 
@@ -361,40 +362,6 @@ p_group(struct config *cfg, const struct cfgkey *k, const char *v)
 	return NULL;
 }
 
-/* ---- keys whose feature is not built yet ---- */
-
-/*
- * Refused rather than accepted and ignored, each saying what will come. The
- * value is still checked first, so a mistake in it is named as such.
- */
-#define NOTIFY_LATER                                                                               \
-	"notifications by SMN, webhook and exec hook will come; until then events are logged "     \
-	"and shown by smsguardctl events"
-
-static const struct {
-	const char *section;
-	const char *name; /* NULL: every key of the section */
-	const char *what;
-} later_keys[] = {
-    {"notify", NULL, NOTIFY_LATER},
-};
-
-static char *
-later_reason(const char *what)
-{
-	return xasprintf("not supported yet (%s)", what);
-}
-
-static const char *
-key_later(const struct cfgkey *k)
-{
-	for (size_t i = 0; i < nitems(later_keys); i++)
-		if (strcmp(later_keys[i].section, k->section) == 0 &&
-		    (later_keys[i].name == NULL || strcmp(later_keys[i].name, k->name) == 0))
-			return later_keys[i].what;
-	return NULL;
-}
-
 /* ---- enums ---- */
 
 static char *
@@ -495,7 +462,7 @@ p_events(struct config *cfg, const struct cfgkey *k, const char *v)
 	uint32_t mask = 0;
 
 	if (strcasecmp(v, "all") == 0) {
-		cfg->events_mask = EVENTS_MASK_ALL;
+		*FIELD(uint32_t, cfg, k) = EVENTS_MASK_ALL;
 		return NULL;
 	}
 	while (*v != '\0') {
@@ -523,7 +490,7 @@ p_events(struct config *cfg, const struct cfgkey *k, const char *v)
 	}
 	if (mask == 0)
 		return xstrdup("no events (all, or a list like task_failed,task_resumed)");
-	cfg->events_mask = mask;
+	*FIELD(uint32_t, cfg, k) = mask;
 	return NULL;
 }
 
@@ -590,72 +557,18 @@ p_schedule(struct config *cfg, const struct cfgkey *k, const char *v)
 	return NULL;
 }
 
-/* ---- the agent's restart ---- */
+/* ---- commands ---- */
 
-void
-config_argv_clear(struct config *cfg)
-{
-	for (int i = 0; i < cfg->restart_argc; i++) {
-		free(cfg->restart_argv[i]);
-		cfg->restart_argv[i] = NULL;
-	}
-	cfg->restart_argc = 0;
-}
-
-/* White-space separated words; "double quotes" group, with \" and \\ inside them. */
 static char *
 p_restart_command(struct config *cfg, const struct cfgkey *k, const char *v)
 {
-	char *argv[CONFIG_MAX_ARGV], *word = NULL, *why = NULL;
-	int argc = 0;
-	size_t wl = 0;
-	const char *p = v;
+	return config_argv_reason(v, cfg->restart_argv, CONFIG_MAX_ARGV, &cfg->restart_argc);
+}
 
-	while (why == NULL) {
-		bool quoted = false, any = false;
-
-		p += strspn(p, " \t");
-		if (*p == '\0')
-			break;
-		word = xmalloc(strlen(p) + 1);
-		wl = 0;
-		for (; *p != '\0' && (quoted || (*p != ' ' && *p != '\t')); p++) {
-			any = true;
-			if (*p == '"') {
-				quoted = !quoted;
-			} else if (quoted && *p == '\\' && (p[1] == '"' || p[1] == '\\')) {
-				word[wl++] = *++p;
-			} else {
-				word[wl++] = *p;
-			}
-		}
-		word[wl] = '\0';
-		if (quoted) {
-			why = xstrdup("unterminated \" quote");
-		} else if (argc == CONFIG_MAX_ARGV) {
-			why = xasprintf("too many arguments (at most %d)", CONFIG_MAX_ARGV);
-		} else if (any) {
-			argv[argc++] = word;
-			word = NULL;
-		}
-		free(word);
-		word = NULL;
-	}
-	if (why == NULL && argc == 0)
-		why = xstrdup("empty command");
-	if (why == NULL && argv[0][0] != '/')
-		why = xasprintf("the program must be an absolute path, not \"%.40s\"", argv[0]);
-	if (why != NULL) {
-		for (int i = 0; i < argc; i++)
-			free(argv[i]);
-		return why;
-	}
-	config_argv_clear(cfg);
-	for (int i = 0; i < argc; i++)
-		cfg->restart_argv[i] = argv[i];
-	cfg->restart_argv[argc] = NULL;
-	cfg->restart_argc = argc;
-	return NULL;
+static char *
+p_exec(struct config *cfg, const struct cfgkey *k, const char *v)
+{
+	return config_argv_reason(v, cfg->exec_argv, CONFIG_MAX_ARGV, &cfg->exec_argc);
 }
 
 static char *
@@ -760,8 +673,13 @@ const struct cfgkey config_keys[] = {
     {"notify", "smn_topic", p_smn_topic, 0, 0, 0, 0},
     {"notify", "smn_endpoint", p_smn_endpoint, 0, 0, 0, 0},
     {"notify", "webhook", p_webhook, 0, 0, 0, 0},
-    {"notify", "exec", p_abspath, F(exec), 0, 0, 0},
-    {"notify", "events", p_events, 0, 0, 0, KEY_JOIN},
+    {"notify", "exec", p_exec, 0, 0, 0, 0},
+    {"notify", "exec_timeout", p_duration, F(exec_timeout_ms), SECOND, HOUR, 0},
+    {"notify", "events", p_events, F(events_mask), 0, 0, KEY_JOIN},
+    {"notify", "smn_events", p_events, F(smn_events_mask), 0, 0, KEY_JOIN},
+    {"notify", "webhook_events", p_events, F(webhook_events_mask), 0, 0, KEY_JOIN},
+    {"notify", "exec_events", p_events, F(exec_events_mask), 0, 0, KEY_JOIN},
+    {"notify", "queue", p_int, F(notify_queue), 10, 100000, 0},
 
     {"control", "socket", p_socket, 0, 0, 0, 0},
     {"control", "group", p_group, 0, 0, 0, 0},
@@ -777,14 +695,8 @@ char *
 config_key_parse(struct config *cfg, int i, const char *v)
 {
 	const struct cfgkey *k = &config_keys[i];
-	const char *what = key_later(k);
-	char *why = NULL;
 
-	if (k->parse != NULL)
-		why = k->parse(cfg, k, v);
-	if (why == NULL && what != NULL)
-		why = later_reason(what);
-	return why;
+	return k->parse != NULL ? k->parse(cfg, k, v) : NULL;
 }
 
 int

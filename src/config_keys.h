@@ -35,14 +35,11 @@ extern const size_t config_nkeys;
 
 /*
  * Checks a non-empty value of config_keys[i] and stores it in cfg; returns
- * NULL, or the reason it is refused (malloc'd). A key whose feature is not
- * built yet is refused even with a good value: "not supported yet (…)".
+ * NULL, or the reason it is refused (malloc'd).
  */
 char *config_key_parse(struct config *cfg, int i, const char *v);
 /* The index of [section] name in config_keys, or -1. */
 int config_key_find(const char *section, const char *name);
 bool config_section_known(const char *name, size_t len);
-/* Frees restart_argv: a second restart_command replaces the first, config_free ends it. */
-void config_argv_clear(struct config *cfg);
 
 #endif

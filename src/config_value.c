@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "config_value.h"
+#include "smsguard/config.h"
 #include "smsguard/log.h"
 #include "smsguard/util.h"
 
@@ -107,6 +108,83 @@ config_abspath_reason(const char *v)
 	if (config_has_ctl(v))
 		return xasprintf("%s contains control characters", config_quote(v, q));
 	return NULL;
+}
+
+/* The next word of a command line at *p (advanced past it); NULL and *why at its end or a mistake. */
+static char *
+argv_word(const char **pp, char **why)
+{
+	const char *p = *pp + strspn(*pp, " \t");
+	bool quoted = false, any = false;
+	char *word;
+	size_t wl = 0;
+
+	if (*p == '\0') {
+		*pp = p;
+		return NULL;
+	}
+	word = xmalloc(strlen(p) + 1);
+	for (; *p != '\0' && (quoted || (*p != ' ' && *p != '\t')); p++) {
+		any = true;
+		if (*p == '"')
+			quoted = !quoted;
+		else if (quoted && *p == '\\' && (p[1] == '"' || p[1] == '\\'))
+			word[wl++] = *++p;
+		else
+			word[wl++] = *p;
+	}
+	word[wl] = '\0';
+	*pp = p;
+	if (quoted || !any) {
+		if (quoted)
+			*why = xstrdup("unterminated \" quote");
+		free(word);
+		return NULL;
+	}
+	return word;
+}
+
+char *
+config_argv_reason(const char *v, char **argv, int max, int *argc)
+{
+	char *words[CONFIG_MAX_ARGV], *word, *why = NULL;
+	int n = 0;
+
+	if (max > CONFIG_MAX_ARGV)
+		max = CONFIG_MAX_ARGV;
+	while (why == NULL && (word = argv_word(&v, &why)) != NULL) {
+		if (n == max) {
+			why = xasprintf("too many arguments (at most %d)", max);
+			free(word);
+		} else {
+			words[n++] = word;
+		}
+	}
+	if (why == NULL && n == 0)
+		why = xstrdup("empty command");
+	if (why == NULL && words[0][0] != '/')
+		why = xasprintf("the program must be an absolute path, not \"%.40s\"", words[0]);
+	if (why != NULL) {
+		for (int i = 0; i < n; i++)
+			free(words[i]);
+		return why;
+	}
+	config_argv_free(argv, argc);
+	for (int i = 0; i < n; i++)
+		argv[i] = words[i];
+	argv[n] = NULL;
+	*argc = n;
+	return NULL;
+}
+
+void
+config_argv_free(char **argv, int *argc)
+{
+	for (int i = 0; i < *argc; i++) {
+		free(argv[i]);
+		argv[i] = NULL;
+	}
+	*argc = 0;
 }
 
 /* ---- URLs ---- */

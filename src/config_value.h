@@ -35,6 +35,14 @@ int config_parse_uint(const char *v, size_t len, uint64_t max, uint64_t *out);
 /* These return NULL, or the reason the value is bad (malloc'd). */
 char *config_duration_reason(const char *v, uint64_t min, uint64_t max, uint64_t *out);
 char *config_abspath_reason(const char *v);
+/*
+ * A command line: white-space separated words, "double quotes" group, with
+ * \" and \\ inside them; the program an absolute path. On success argv holds
+ * *argc new strings and a NULL (at most max words).
+ */
+char *config_argv_reason(const char *v, char **argv, int max, int *argc);
+/* Frees what config_argv_reason() stored; *argc becomes 0. */
+void config_argv_free(char **argv, int *argc);
 
 struct config_url {
 	char scheme[16];

@@ -20,6 +20,7 @@
 #include "smsguard/ctl.h"
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
+#include "smsguard/notify.h"
 #include "smsguard/probe.h"
 #include "smsguard/ratelimit.h"
 #include "smsguard/sdnotify.h"
@@ -40,14 +41,34 @@ daemon_report(void *arg, const struct observation *o)
 		executor_report(d->exec, o);
 }
 
+/* To the sinks, with the task it is about: its details' task_id, else the task watched. */
+static void
+daemon_notify(struct daemon *d, const struct event *e)
+{
+	const struct sms_task *t = d->exec != NULL ? engine_task(executor_engine(d->exec)) : NULL;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(e->details, "task_id");
+	const char *task_id = cJSON_IsString(id) ? id->valuestring
+	    : t != NULL                          ? t->id
+	                                         : d->cfg->task_id;
+	const char *name = NULL;
+
+	if (t != NULL && task_id != NULL && strcmp(t->id, task_id) == 0 && t->name[0] != '\0')
+		name = t->name;
+	notify_event(d->notify, e, task_id, name);
+}
+
+/* Every event: into the ring, the log and the sinks' queues, and state.json holds it. */
 static void
 daemon_event(void *arg, enum event_type type, cJSON *details, const char *message)
 {
 	struct daemon *d = arg;
 	char esc[EVENT_MESSAGE_MAX * 2];
+	const struct event *e;
 
-	events_add(&d->events, util_wall_ms(), type, details, message);
+	e = events_add(&d->events, util_wall_ms(), type, details, message);
 	log_info("event %s: %s", event_type_name(type), log_escape(message, -1, esc, sizeof(esc)));
+	if (d->notify != NULL && !d->stopping)
+		daemon_notify(d, e);
 	state_save(d);
 }
 
@@ -119,7 +140,12 @@ daemon_modules_close(struct daemon *d)
 		executor_close(d->exec, module_closed, d);
 		d->exec = NULL;
 	}
-	/* The poller and the rate limit before the client they call through. */
+	/* The sinks, the poller and the rate limit before the client they call through. */
+	if (d->notify != NULL) {
+		d->closing++;
+		notify_close(d->notify, module_closed, d);
+		d->notify = NULL;
+	}
 	if (d->rl != NULL) {
 		d->closing++;
 		ratelimit_close(d->rl, module_closed, d);
@@ -183,11 +209,17 @@ static int
 daemon_modules_new(struct daemon *d, char **cause)
 {
 	struct observer obs = {.arg = d, .report = daemon_report, .event = daemon_event};
+	struct notify_deps nd = {.save = daemon_save_cb, .arg = d};
 	struct executor_deps deps;
 	int r;
 
 	if ((r = cloud_new(&d->loop, d->cfg, d->creds, &obs, NULL, &d->cloud, cause)) < 0)
 		return r;
+	nd.cloud = d->cloud;
+	if ((r = notify_new(&d->loop, d->cfg, &nd, &d->notify)) < 0) {
+		*cause = xasprintf("cannot start the notifications: %s", uv_strerror(r));
+		return r;
+	}
 	if ((r = taskpoll_new(&d->loop, d->cloud, d->cfg, &obs, &d->poll)) < 0) {
 		*cause = xasprintf("cannot start the task poller: %s", strerror(-r));
 		return r;

@@ -16,6 +16,7 @@
 #include "smsguard/ctl.h"
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
+#include "smsguard/notify.h"
 #include "smsguard/probe.h"
 #include "smsguard/ratelimit.h"
 #include "smsguard/sdnotify.h"
@@ -63,6 +64,7 @@ reload_run(struct daemon *d, char **cause)
 	executor_reconfigure(d->exec, cfg);
 	ratelimit_reconfigure(d->rl, cfg, d->cloud);
 	textfile_moved(d->cfg, cfg);
+	notify_reconfigure(d->notify, cfg);
 	config_free(d->cfg);
 	credentials_free(d->creds);
 	d->cfg = cfg;

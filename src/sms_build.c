@@ -200,3 +200,14 @@ sms_smn_publish_path(const char *urn)
 	free(project);
 	return path;
 }
+
+char *
+sms_smn_default_endpoint(const char *region)
+{
+	/* The SDKs' table: two regions live under a domain of their own. */
+	const char *tld = strcmp(region, "cn-north-2") == 0 ? "cn"
+	    : strcmp(region, "eu-west-101") == 0            ? "eu"
+	                                                    : "com";
+
+	return xasprintf("https://smn.%s.myhuaweicloud.%s", region, tld);
+}

@@ -1,8 +1,8 @@
 /*
  * state.json (DESIGN.md §5.10): what survives a restart of smsguard - the
  * agent home found from the running agent, the event ring, a discovered
- * task id and the engine's persisted state - built, written atomically
- * (store.c) and read back at start.
+ * task id, the engine's persisted state and the undelivered notifications -
+ * built, written atomically (store.c) and read back at start.
  */
 #define LOG_TAG "state"
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include "smsguard/agent.h"
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
+#include "smsguard/notify.h"
 #include "smsguard/taskpoll.h"
 #include "smsguard/util.h"
 
@@ -32,6 +33,9 @@ state_json(struct daemon *d)
 	/* A discovered task id survives restarts, so discovery runs once. */
 	cJSON_AddItemToObject(o, "cloud", taskpoll_state_json(d->poll));
 	cJSON_AddItemToObject(o, "recovery", engine_state_json(executor_engine(d->exec)));
+	/* Undelivered notifications, delivered in order after a restart. */
+	if (d->notify != NULL)
+		cJSON_AddItemToObject(o, "notify", notify_state_json(d->notify));
 	return o;
 }
 
@@ -80,6 +84,9 @@ state_restore(struct daemon *d)
 	if (engine_restore(executor_engine_mut(d->exec),
 	        cJSON_GetObjectItemCaseSensitive(doc, "recovery"), util_wall_ms()) < 0)
 		log_warnx("recovery state in the state file is not usable: starting fresh");
+	v = cJSON_GetObjectItemCaseSensitive(doc, "notify");
+	if (cJSON_IsObject(v))
+		notify_restore(d->notify, v);
 	log_info("state restored from %s (%d events)", d->store.path, d->events.count);
 	cJSON_Delete(doc);
 }

@@ -1,7 +1,8 @@
 /*
  * What `smsguardctl status` and `metrics` show (DESIGN.md §5.8, §5.9):
  * read-only. Each module contributes its own object (cloud_status_json,
- * probe_status_json, agent_status_json, engine_status_json); this file
+ * probe_status_json, agent_status_json, engine_status_json,
+ * notify_status_json); this file
  * puts them together, with the defaults shown before a module has spoken.
  */
 #define LOG_TAG "status"
@@ -22,6 +23,7 @@
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
 #include "smsguard/metrics.h"
+#include "smsguard/notify.h"
 #include "smsguard/probe.h"
 #include "smsguard/ratelimit.h"
 #include "smsguard/taskpoll.h"
@@ -81,6 +83,7 @@ status_json(struct daemon *d)
 		ratelimit_status_json(d->rl, ratelimit);
 	else
 		cJSON_AddBoolToObject(ratelimit, "applied", 0);
+	notify_status_json(d->notify, cJSON_AddObjectToObject(o, "notify"));
 	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, STATUS_EVENTS));
 	return o;
 }
@@ -221,6 +224,7 @@ metrics_all(struct daemon *d, struct metrics *m, bool up)
 	    "the rate limit in force, Mbit/s (0 = unlimited)");
 	metrics_sample(
 	    m, "smsguard_ratelimit_mbps", d->rl != NULL ? ratelimit_current_mbps(d->rl) : 0, NULL);
+	notify_metrics(d->notify, m);
 }
 
 static char *

@@ -136,6 +136,8 @@ struct cloud_call {
 	cloud_parse_cb parse; /* NULL = nothing to read */
 	cloud_answer_cb answer;
 	void *arg;
+	/* A failure is logged at debug level only: the caller tells it (notify.c, once a streak). */
+	bool quiet;
 };
 
 /*
@@ -188,5 +190,21 @@ uint64_t cloud_backoff_ms(const struct cloud *c, const struct http_response *res
  */
 int cloud_action(
     struct cloud *c, const char *task_id, const char *operation, cloud_done_cb cb, void *arg);
+
+/* ------------------------------------------------------------- SMN */
+
+/*
+ * POST /v2/{project_id}/notifications/topics/{topic}/publish with subject
+ * (cut to 512 bytes) and message, signed, to endpoint (NULL: the SMN
+ * endpoint of the topic URN's region, sms_smn_default_endpoint()) with the
+ * topic's project as X-Project-Id, as the SDKs send it. A 401 or a 429
+ * silences every call as an SMS call's does; otherwise the answer leaves the
+ * client's state, errors and last error alone (they are the SMS API's), and
+ * a failure is left to the caller to log. Returns 0 and the call's id in *id (for
+ * cloud_cancel(); id may be NULL), -EINVAL for a bad topic, or as
+ * cloud_send() refuses.
+ */
+int cloud_smn_publish(struct cloud *c, const char *topic, const char *endpoint, const char *subject,
+    const char *message, cloud_done_cb cb, void *arg, uint64_t *id);
 
 #endif

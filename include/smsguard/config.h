@@ -103,12 +103,19 @@ struct config {
 	 */
 	double ratelimit_threshold;
 
-	/* [notify]: every key is refused until notifications are built; these stay unset. */
-	char *smn_topic;
-	char *smn_endpoint;
-	char *webhook;
-	char *exec;
-	uint32_t events_mask; /* bit (1u << enum event_type); default all */
+	/* [notify] (notify.h): a sink is on when its key is set. */
+	char *smn_topic;       /* urn:smn:<region>:<project_id>:<topic> */
+	char *smn_endpoint;    /* NULL = sms_smn_default_endpoint() of the URN's region */
+	char *webhook;         /* https:// URL (http:// only to loopback) */
+	bool webhook_loopback; /* its host is loopback: never sent through [cloud] proxy */
+	int exec_argc;         /* exec split into argv as restart_command; 0 = no hook */
+	char *exec_argv[CONFIG_MAX_ARGV + 1];
+	uint64_t exec_timeout_ms; /* default 30s */
+	/* bit (1u << enum event_type); default all */
+	uint32_t events_mask;
+	/* A sink's own list, replacing events_mask for it; 0 = not set. */
+	uint32_t smn_events_mask, webhook_events_mask, exec_events_mask;
+	int notify_queue; /* undelivered events kept per sink; default 1000 */
 
 	/* [control] */
 	char *socket_path; /* default SMSGUARD_SOCKET_PATH */

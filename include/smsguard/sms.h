@@ -221,5 +221,10 @@ char *sms_sources_by_name_query(const char *name);
 int sms_smn_urn_parse(const char *urn, char **region, char **project_id, char **topic);
 /* /v2/{project_id}/notifications/topics/{urn, percent-encoded}/publish, or NULL for a bad URN. */
 char *sms_smn_publish_path(const char *urn);
+/*
+ * The SMN endpoint of a region, as the SDKs list it:
+ * https://smn.<region>.myhuaweicloud.com (.cn for cn-north-2, .eu for eu-west-101).
+ */
+char *sms_smn_default_endpoint(const char *region);
 
 #endif

@@ -41,7 +41,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    cfg->restart_argv[cfg->restart_argc] != NULL || cfg->fall < 1 ||
 		    cfg->fall > 100 || cfg->rise < 1 || cfg->rise > 100 ||
 		    cfg->backoff_min_ms > cfg->backoff_max_ms || cfg->endpoint == NULL ||
-		    cfg->endpoint_host == NULL || cfg->schedule.nrules > SCHEDULE_MAX_RULES)
+		    cfg->endpoint_host == NULL || cfg->schedule.nrules > SCHEDULE_MAX_RULES ||
+		    cfg->exec_argc > CONFIG_MAX_ARGV || cfg->exec_argv[cfg->exec_argc] != NULL ||
+		    (cfg->exec_argc > 0 && cfg->exec_argv[0][0] != '/') || cfg->notify_queue < 10 ||
+		    cfg->notify_queue > 100000 ||
+		    (cfg->smn_endpoint != NULL && cfg->smn_topic == NULL))
 			abort();
 		config_free(cfg);
 	} else {

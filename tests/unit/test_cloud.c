@@ -53,6 +53,10 @@ route(struct fake *f, const char *url, struct fake_answer *a)
 	struct fixture *fx = f->route_arg;
 
 	fake_default_route(f, url, a);
+	if (strstr(url, "/publish") != NULL) {
+		a->status = 200;
+		snprintf(a->body, sizeof(a->body), "{\"request_id\":\"r\",\"message_id\":\"m\"}");
+	}
 	if (strstr(url, "/speed-limit") != NULL || strstr(url, "/action") != NULL) {
 		a->status = 200;
 		snprintf(a->body, sizeof(a->body),
@@ -309,6 +313,80 @@ test_a_cancelled_call_is_never_answered(void **state)
 	assert_int_equal(fx->answers, 0);
 }
 
+/* ----------------------------------------------------------------- SMN */
+
+#define TOPIC "urn:smn:ap-southeast-3:0a1b2c:alerts"
+#define TOPIC_PATH                                                                                 \
+	"/v2/0a1b2c/notifications/topics/urn%3Asmn%3Aap-southeast-3%3A0a1b2c%3Aalerts/publish"
+
+static int
+publish(struct fixture *fx, const char *endpoint)
+{
+	int before = fx->answers;
+	uint64_t id = 0;
+
+	assert_int_equal(cloud_smn_publish(fx->c, TOPIC, endpoint, "s", "m", on_done, fx, &id), 0);
+	assert_true(id != 0);
+	run_until_answers(fx, before + 1);
+	return fx->rc;
+}
+
+static void
+test_an_smn_publish_goes_to_the_topics_region_signed(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(publish(fx, NULL), 0);
+	assert_string_equal(
+	    fx->fake.seen_url[0], "https://smn.ap-southeast-3.myhuaweicloud.com" TOPIC_PATH);
+	assert_non_null(strstr(fx->fake.last_auth, "SDK-HMAC-SHA256 Access=AKTESTAKTESTAKTEST00"));
+	assert_int_equal(cloud_requests(fx->c, CLOUD_API_SMN_PUBLISH, CLOUD_RES_OK), 1);
+	assert_int_equal(publish(fx, "https://smn.example.test:8443/"), 0);
+	assert_string_equal(fx->fake.seen_url[1], "https://smn.example.test:8443" TOPIC_PATH);
+}
+
+static void
+test_a_bad_topic_is_refused_before_anything_goes_out(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(
+	    cloud_smn_publish(fx->c, "urn:smn:r:p", NULL, "s", "m", on_done, fx, NULL), -EINVAL);
+	assert_int_equal(cloud_smn_publish(fx->c, TOPIC, NULL, "s", "m", NULL, fx, NULL), -EINVAL);
+	assert_int_equal(fx->fake.nseen, 0);
+}
+
+static void
+test_a_publish_says_nothing_of_the_sms_apis_state(void **state)
+{
+	struct fixture *fx = *state;
+	cJSON *o = cJSON_CreateObject();
+
+	assert_int_equal(publish(fx, NULL), 0);
+	assert_int_equal(cloud_state(fx->c), CLOUD_UNKNOWN);
+	fx->status = 503;
+	assert_int_equal(publish(fx, NULL), -EIO);
+	assert_int_equal(cloud_requests(fx->c, CLOUD_API_SMN_PUBLISH, CLOUD_RES_SERVER_ERROR), 1);
+	cloud_status_json(fx->c, o);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "errors")->valueint, 0);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "last_error")));
+	assert_int_equal(cloud_state(fx->c), CLOUD_UNKNOWN);
+	cJSON_Delete(o);
+}
+
+static void
+test_a_401_on_a_publish_silences_the_task_calls_too(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->status = 401;
+	assert_int_equal(publish(fx, NULL), -EACCES);
+	assert_int_equal(fx->events[EV_CLOUD_AUTH_FAILED], 1);
+	assert_int_equal(cloud_action(fx->c, "task-1", "start", on_done, fx), -EACCES);
+	assert_int_equal(
+	    cloud_smn_publish(fx->c, TOPIC, NULL, "s", "m", on_done, fx, NULL), -EACCES);
+}
+
 /* -------------------------------------------------------------- backoff */
 
 static void
@@ -367,6 +445,10 @@ main(void)
 	    T(test_a_retry_after_holds_every_call_until_it_ends),
 	    T(test_a_server_clock_five_minutes_off_raises_clock_skew_once),
 	    T(test_a_cancelled_call_is_never_answered),
+	    T(test_an_smn_publish_goes_to_the_topics_region_signed),
+	    T(test_a_bad_topic_is_refused_before_anything_goes_out),
+	    T(test_a_publish_says_nothing_of_the_sms_apis_state),
+	    T(test_a_401_on_a_publish_silences_the_task_calls_too),
 	    T(test_the_backoff_doubles_with_each_failed_poll),
 	    T(test_a_failed_poll_of_the_path_makes_the_cloud_unreachable),
 	    T(test_a_poll_answered_429_must_be_waited_out),

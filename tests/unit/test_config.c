@@ -130,8 +130,15 @@ test_defaults(void **state)
 	assert_null(cfg->smn_topic);
 	assert_null(cfg->smn_endpoint);
 	assert_null(cfg->webhook);
-	assert_null(cfg->exec);
+	assert_false(cfg->webhook_loopback);
+	assert_int_equal(cfg->exec_argc, 0);
+	assert_null(cfg->exec_argv[0]);
+	assert_int_equal(cfg->exec_timeout_ms, 30000);
 	assert_int_equal(cfg->events_mask, EVENTS_MASK_ALL);
+	assert_int_equal(cfg->smn_events_mask, 0);
+	assert_int_equal(cfg->webhook_events_mask, 0);
+	assert_int_equal(cfg->exec_events_mask, 0);
+	assert_int_equal(cfg->notify_queue, 1000);
 	assert_string_equal(cfg->socket_path, SMSGUARD_SOCKET_PATH);
 	assert_null(cfg->group);
 	assert_false(cfg->has_gid);
@@ -149,9 +156,9 @@ test_empty_file_is_all_defaults(void **state)
 	config_free(cfg);
 }
 
-/* Every key but those refused until their feature is built (see the bad cases). */
+/* Every key of every section. */
 static void
-test_every_supported_key_parsed(void **state)
+test_every_key_parsed(void **state)
 {
 	char *ca = write_file("ca.pem", "not really a certificate\n", 0644);
 	char *text = xasprintf("[daemon]\n"
@@ -194,6 +201,16 @@ test_every_supported_key_parsed(void **state)
 	                       "timezone = UTC\n"
 	                       "apply = off\n"
 	                       "over_speed_threshold = 12.5\n"
+	                       "[notify]\n"
+	                       "smn_topic = urn:smn:ap-southeast-3:0a1b2c:alerts\n"
+	                       "smn_endpoint = https://smn.example.com/\n"
+	                       "webhook = https://hooks.example.com/in?k=v\n"
+	                       "exec = /usr/local/bin/on-event --from \"sms guard\"\n"
+	                       "exec_timeout = 5s\n"
+	                       "events = task_failed, task_resumed\n"
+	                       "smn_events = all\n"
+	                       "exec_events = task_finished\n"
+	                       "queue = 50\n"
 	                       "[control]\n"
 	                       "socket = /srv/sg.sock\n"
 	                       "group = root\n"
@@ -253,6 +270,21 @@ test_every_supported_key_parsed(void **state)
 	assert_string_equal(cfg->timezone, "UTC");
 	assert_int_equal(cfg->ratelimit_apply, RATELIMIT_APPLY_OFF);
 	assert_true(cfg->ratelimit_threshold == 12.5);
+	assert_string_equal(cfg->smn_topic, "urn:smn:ap-southeast-3:0a1b2c:alerts");
+	assert_string_equal(cfg->smn_endpoint, "https://smn.example.com");
+	assert_string_equal(cfg->webhook, "https://hooks.example.com/in?k=v");
+	assert_false(cfg->webhook_loopback);
+	assert_int_equal(cfg->exec_argc, 3);
+	assert_string_equal(cfg->exec_argv[0], "/usr/local/bin/on-event");
+	assert_string_equal(cfg->exec_argv[1], "--from");
+	assert_string_equal(cfg->exec_argv[2], "sms guard");
+	assert_null(cfg->exec_argv[3]);
+	assert_int_equal(cfg->exec_timeout_ms, 5000);
+	assert_int_equal(cfg->events_mask, (1u << EV_TASK_FAILED) | (1u << EV_TASK_RESUMED));
+	assert_int_equal(cfg->smn_events_mask, EVENTS_MASK_ALL);
+	assert_int_equal(cfg->webhook_events_mask, 0);
+	assert_int_equal(cfg->exec_events_mask, 1u << EV_TASK_FINISHED);
+	assert_int_equal(cfg->notify_queue, 50);
 	assert_string_equal(cfg->socket_path, "/srv/sg.sock");
 	assert_string_equal(cfg->group, "root");
 	assert_true(cfg->has_gid);
@@ -335,6 +367,8 @@ test_installed_template_sets_nothing(void **state)
 	assert_null(cfg->smn_endpoint);
 	assert_null(cfg->webhook);
 	assert_null(cfg->exec);
+	assert_int_equal(cfg->exec_argc, 0);
+	assert_int_equal(cfg->notify_queue, def->notify_queue);
 	assert_int_equal(cfg->events_mask, def->events_mask);
 	assert_same_str(cfg->socket_path, def->socket_path);
 	assert_null(cfg->group);
@@ -376,6 +410,25 @@ test_annotated_examples_parse(void **state)
 	assert_int_equal(cfg->schedule.nrules, 2);
 	assert_string_equal(
 	    cfg->metrics_textfile, "/var/lib/prometheus/node-exporter/smsguard.prom");
+	config_free(cfg);
+}
+
+/* A sink's own list (webhook_events here) replaces the global one for it alone. */
+static void
+test_sink_list_over_lines(void **state)
+{
+	struct config *cfg = load_ok("sinklist.conf",
+	    "[notify]\n"
+	    "webhook = http://127.0.0.1:8080/hook\n"
+	    "exec = /bin/true\n"
+	    "events = task_failed\n"
+	    "webhook_events = target_down,\n"
+	    "    target_up\n");
+
+	assert_true(cfg->webhook_loopback);
+	assert_int_equal(cfg->webhook_events_mask, (1u << EV_TARGET_DOWN) | (1u << EV_TARGET_UP));
+	assert_int_equal(cfg->events_mask, 1u << EV_TASK_FAILED);
+	assert_int_equal(cfg->exec_events_mask, 0);
 	config_free(cfg);
 }
 
@@ -689,10 +742,7 @@ test_config_free_null(void **state)
 	config_free(NULL);
 }
 
-/*
- * The config takes exactly the topic URNs the SMN client can publish to; a
- * good one is then refused only because notifications are not built yet.
- */
+/* The config takes exactly the topic URNs the SMN client can publish to. */
 static void
 test_smn_topic_rule_is_the_sms_parsers(void **state)
 {
@@ -704,9 +754,7 @@ test_smn_topic_rule_is_the_sms_parsers(void **state)
 	for (size_t i = 0; i < nitems(urns); i++) {
 		char *text = xasprintf("[notify]\nsmn_topic = %s\n", urns[i]);
 		FILE *fp = fmemopen(text, strlen(text), "r");
-		const char *want = sms_smn_urn_parse(urns[i], NULL, NULL, NULL) == 0
-		    ? "not supported yet (notifications"
-		    : "not an SMN topic URN";
+		bool good = sms_smn_urn_parse(urns[i], NULL, NULL, NULL) == 0;
 		struct config *cfg = NULL;
 		char *cause = NULL;
 		int rc;
@@ -715,11 +763,17 @@ test_smn_topic_rule_is_the_sms_parsers(void **state)
 		rc = config_load_fp(fp, "urn.conf", &cfg, &cause);
 		fclose(fp);
 		/* An empty value is no URN at all: it leaves the topic unset. */
-		if (urns[i][0] == '\0')
+		if (urns[i][0] == '\0') {
 			assert_int_equal(rc, 0);
-		else if (rc == 0 || strstr(cause, "urn.conf:2: smn_topic: ") != cause ||
-		    strstr(cause, want) == NULL)
+			assert_null(cfg->smn_topic);
+		} else if (good) {
+			if (rc != 0)
+				fail_msg("\"%s\": %s", urns[i], cause);
+			assert_string_equal(cfg->smn_topic, urns[i]);
+		} else if (rc == 0 || strstr(cause, "urn.conf:2: smn_topic: ") != cause ||
+		    strstr(cause, "not an SMN topic URN") == NULL) {
 			fail_msg("\"%s\": %s", urns[i], rc == 0 ? "accepted" : cause);
+		}
 		config_free(cfg);
 		free(cause);
 		free(text);
@@ -812,7 +866,13 @@ static const struct bad_case bad_cases[] = {
         "not an absolute path"},
     {"relative_textfile", "[metrics]\ntextfile = smsguard.prom\n", 2, "textfile",
         "not an absolute path"},
-    {"relative_exec", "[notify]\nexec = on-event\n", 2, "exec", "not an absolute path"},
+    {"relative_exec", "[notify]\nexec = on-event\n", 2, "exec", "must be an absolute path"},
+    {"exec_unterminated", "[notify]\nexec = /bin/hook \"x\n", 2, "exec", "unterminated \" quote"},
+    {"exec_timeout_zero", "[notify]\nexec = /bin/true\nexec_timeout = 0\n", 3, "exec_timeout",
+        "out of range (1s to 1h)"},
+    {"queue_too_small", "[notify]\nexec = /bin/true\nqueue = 9\n", 3, "queue", "from 10 to 100000"},
+    {"bad_sink_event_name", "[notify]\nwebhook = http://127.0.0.1:9/\nwebhook_events = all, x\n", 3,
+        "webhook_events", "unknown event \"all\""},
     {"socket_path_too_long", "[control]\nsocket = " LONG_SOCKET "\n", 2, "socket",
         "socket path too long"},
     {"missing_ca_file", "[cloud]\nca_file = /nonexistent/ca.pem\n", 2, "ca_file", "No such file"},
@@ -877,18 +937,25 @@ static const struct bad_case bad_cases[] = {
     {"poll_idle_after_poll", "[task]\npoll = 20s\n\npoll_idle = 10s\n", 4, "poll_idle",
         "poll_idle (10s) is shorter than poll (20s)"},
     {"cloud_timeout_too_long", "[cloud]\ntimeout = 10m\n", 2, "timeout", "out of range"},
-    /* Keys whose feature is not built yet: a good value is refused, not ignored. */
-    {"smn_topic_not_yet", "[notify]\nsmn_topic = urn:smn:ap-southeast-3:0a1b2c:alerts\n", 2,
-        "smn_topic", "not supported yet (notifications by SMN, webhook and exec hook will come"},
-    {"smn_endpoint_not_yet", "[notify]\nsmn_endpoint = https://smn.example.com\n", 2,
-        "smn_endpoint", "not supported yet (notifications"},
-    {"webhook_not_yet", "[notify]\nwebhook = https://hooks.example.com/x\n", 2, "webhook",
-        "not supported yet (notifications"},
-    {"exec_not_yet", "[notify]\nexec = /usr/local/bin/on-event\n", 2, "exec",
-        "not supported yet (notifications"},
-    {"events_not_yet", "[notify]\nevents = all\n", 2, "events", "not supported yet (notifications"},
-    {"events_over_lines_not_yet", "[notify]\nevents = target_down,\n    target_up\n", 3, "events",
-        "not supported yet (notifications"},
+    /* A key that means something only beside another is refused alone: never ignored. */
+    {"smn_endpoint_without_topic", "[notify]\nsmn_endpoint = https://smn.example.com\n", 2,
+        "smn_endpoint", "not used: there is no smn_topic to publish to"},
+    {"smn_events_without_topic", "[notify]\nwebhook = https://h.example.com/\nsmn_events = all\n",
+        3, "smn_events", "not used: there is no smn_topic"},
+    {"webhook_events_without_webhook", "[notify]\nexec = /bin/true\nwebhook_events = all\n", 3,
+        "webhook_events", "not used: there is no webhook to post to"},
+    {"exec_events_without_exec", "[notify]\nexec_events = task_failed\n", 2, "exec_events",
+        "not used: there is no exec hook to run"},
+    {"exec_timeout_without_exec", "[notify]\nwebhook = https://h.example.com/\nexec_timeout = 5s\n",
+        3, "exec_timeout", "not used: there is no exec hook to run"},
+    {"events_without_sink", "[notify]\nevents = all\n", 2, "events",
+        "not used: no sink is set (smn_topic, webhook or exec)"},
+    {"events_over_lines_without_sink", "[notify]\nevents = target_down,\n    target_up\n", 3,
+        "events", "not used: no sink is set"},
+    {"queue_without_sink", "[notify]\nqueue = 100\n", 2, "queue", "not used: no sink is set"},
+    {"events_shadowed_by_every_sink",
+        "[notify]\nevents = task_failed\nexec = /bin/true\nexec_events = all\n", 2, "events",
+        "not used: every sink set has a list of its own"},
 };
 
 static void
@@ -921,9 +988,10 @@ main(void)
 	static const struct CMUnitTest fixed[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_empty_file_is_all_defaults),
-	    cmocka_unit_test(test_every_supported_key_parsed),
+	    cmocka_unit_test(test_every_key_parsed),
 	    cmocka_unit_test(test_installed_template_sets_nothing),
 	    cmocka_unit_test(test_annotated_examples_parse),
+	    cmocka_unit_test(test_sink_list_over_lines),
 	    cmocka_unit_test(test_empty_values_keep_defaults),
 	    cmocka_unit_test(test_inline_comments_hash_and_semicolon),
 	    cmocka_unit_test(test_byte_order_mark_is_skipped),

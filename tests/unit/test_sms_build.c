@@ -174,6 +174,24 @@ test_bad_smn_urns_are_refused(void **state)
 	}
 }
 
+static void
+test_smn_default_endpoint_follows_the_sdks_table(void **state)
+{
+	static const char *const want[][2] = {
+	    {"ap-southeast-3", "https://smn.ap-southeast-3.myhuaweicloud.com"},
+	    {"cn-north-4", "https://smn.cn-north-4.myhuaweicloud.com"},
+	    {"cn-north-2", "https://smn.cn-north-2.myhuaweicloud.cn"},
+	    {"eu-west-101", "https://smn.eu-west-101.myhuaweicloud.eu"},
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char *url = sms_smn_default_endpoint(want[i][0]);
+
+		assert_string_equal(url, want[i][1]);
+		free(url);
+	}
+}
+
 /* The list outgrew main(): one line per behaviour. */
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_speed_limit_body_uses_hhmm_and_ends_at_2359),
@@ -186,6 +204,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_paths_encode_ids),
     cmocka_unit_test(test_smn_urn_parts_and_path),
     cmocka_unit_test(test_bad_smn_urns_are_refused),
+    cmocka_unit_test(test_smn_default_endpoint_follows_the_sdks_table),
 };
 
 int
