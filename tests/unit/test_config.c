@@ -366,7 +366,7 @@ test_installed_template_sets_nothing(void **state)
 	assert_null(cfg->smn_topic);
 	assert_null(cfg->smn_endpoint);
 	assert_null(cfg->webhook);
-	assert_null(cfg->exec);
+	assert_null(cfg->exec_argv[0]);
 	assert_int_equal(cfg->exec_argc, 0);
 	assert_int_equal(cfg->notify_queue, def->notify_queue);
 	assert_int_equal(cfg->events_mask, def->events_mask);
