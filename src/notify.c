@@ -715,7 +715,12 @@ notify_metrics(const struct notify *n, struct metrics *m)
 	    {"smsguard_notify_queue", "gauge", "events waiting for delivery, by sink"},
 	};
 
-	for (size_t f = 0; f < nitems(fam); f++) {
+	bool any = false;
+
+	for (int k = 0; k < NOTIFY_SINK_COUNT; k++)
+		any = any || n->sinks[k].on;
+	/* No sink, no family: a family without samples is dropped by node_exporter. */
+	for (size_t f = 0; any && f < nitems(fam); f++) {
 		metrics_family(m, fam[f].name, fam[f].type, fam[f].help);
 		for (int k = 0; k < NOTIFY_SINK_COUNT; k++) {
 			const struct sink *s = &n->sinks[k];

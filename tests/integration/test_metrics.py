@@ -125,6 +125,9 @@ def start_daemon(ctx, sim, textfile=True, ports=None):
     d = ctx.daemon(config={
         "cloud": {"endpoint": sim.url, "ca_file": sim.ca_file, "timeout": "2s"},
         "task": {"id": sim.task_id, "poll": "1s", "poll_idle": "5s"},
+        # A sink, so that the notify families have their series (nothing listens on port 9:
+        # its deliveries fail and are counted, which is what the families are for).
+        "notify": {"webhook": "http://127.0.0.1:9/hook"},
     })
     if ports:
         d.update({"target": {"ports": ports}})

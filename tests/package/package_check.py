@@ -396,6 +396,9 @@ class Check:
                         "--gen-certs", "--tls-dir", os.path.join(self.share, "tls")],
                        check=True, capture_output=True)
         self.write_files()
+        # The tree may be under /tmp (a clone there): leave it before it is hidden, so that
+        # nothing run from here (lintian) starts in a directory that no longer exists.
+        os.chdir("/")
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", TAG, "/tmp"], check=True)
         root = os.path.join(self.work, "root")
         os.makedirs(root)
