@@ -16,8 +16,10 @@
 #include "smsguard/runner.h"
 #include "smsguard/util.h"
 
-#define runner_info(r, ...) log_emit(LOG_LEVEL_INFO, (r)->tag, 0, __VA_ARGS__)
-#define runner_warnx(r, ...) log_emit(LOG_LEVEL_WARN, (r)->tag, 0, __VA_ARGS__)
+#define runner_info(r, ...)                                                                        \
+	log_emit((r)->quiet ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, (r)->tag, 0, __VA_ARGS__)
+#define runner_warnx(r, ...)                                                                       \
+	log_emit((r)->quiet ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, (r)->tag, 0, __VA_ARGS__)
 
 enum runner_phase {
 	RUNNER_NEW,     /* not started */
@@ -46,7 +48,7 @@ struct runner {
 	bool term_sent; /* SIGTERM sent: SIGKILL when the timer fires again */
 
 	char *tag, *name;
-	bool log_output;
+	bool log_output, quiet;
 	uint64_t timeout_ms, grace_ms;
 	void (*done)(void *, const struct runner_result *);
 	void *arg;
@@ -510,6 +512,7 @@ runner_take(struct runner *r, const struct runner_opts *o)
 	r->tag = xstrdup(o->log_tag != NULL ? o->log_tag : "runner");
 	r->name = xstrdup(o->name != NULL ? o->name : "child");
 	r->log_output = o->log_output;
+	r->quiet = o->quiet;
 	r->timeout_ms = o->timeout_ms;
 	r->grace_ms = o->kill_grace_ms;
 	r->done = o->done;

@@ -92,6 +92,8 @@ struct runner_opts {
 	const char *log_tag; /* NULL: "runner" */
 	const char *name;    /* NULL: "child" */
 	bool log_output;
+	/* Every line at debug level: the caller logs the outcome (the exec hook, once a streak). */
+	bool quiet;
 	void (*done)(void *arg, const struct runner_result *res);
 	void *arg;
 };

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "smsguard/log.h"
 #include "smsguard/runner.h"
 
 struct fixture {
@@ -449,6 +450,25 @@ test_output_is_not_kept_without_a_limit_and_not_logged_unless_asked(void **state
 	assert_null(strstr(log, "hello"));
 }
 
+static void
+test_a_quiet_run_logs_nothing_above_debug(void **state)
+{
+	struct fixture *f = *state;
+	const char *argv[] = {"/bin/sh", "-c", "echo said; exit 3", NULL};
+	char *log;
+
+	f->o.quiet = true;
+	f->o.log_output = true;
+	log_setlevel(LOG_LEVEL_INFO);
+	log_capture(f);
+	run(f, argv);
+	log = log_stop(f);
+	assert_int_equal(f->res.exit_status, 3);
+	assert_non_null(strstr(f->output, "said\n"));
+	assert_null(strstr(log, "test command"));
+	assert_null(strstr(log, "said"));
+}
+
 /* -- letting go --------------------------------------------------------------------------- */
 
 static void
@@ -604,6 +624,7 @@ main(void)
 	    T(test_a_cut_line_leaves_no_part_of_a_secret),
 	    T(test_kept_output_is_bounded),
 	    T(test_output_is_not_kept_without_a_limit_and_not_logged_unless_asked),
+	    T(test_a_quiet_run_logs_nothing_above_debug),
 	    T(test_close_while_running_calls_no_done_and_leaks_nothing),
 	    T(test_output_held_by_what_it_started_does_not_delay_done),
 	    T(test_close_after_drain_stops_waiting),
