@@ -26,6 +26,7 @@ struct probe_set;
 struct agent;
 struct executor;
 struct ratelimit;
+struct preflight;
 struct waiter;
 
 struct daemon {
@@ -58,6 +59,7 @@ struct daemon {
 	struct agent *agent;
 	struct executor *exec;
 	struct ratelimit *rl;
+	struct preflight *pf;
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */

@@ -22,6 +22,7 @@
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
 #include "smsguard/metrics.h"
+#include "smsguard/preflight.h"
 #include "smsguard/probe.h"
 #include "smsguard/ratelimit.h"
 #include "smsguard/taskpoll.h"
@@ -81,6 +82,8 @@ status_json(struct daemon *d)
 		ratelimit_status_json(d->rl, ratelimit);
 	else
 		cJSON_AddBoolToObject(ratelimit, "applied", 0);
+	cJSON_AddItemToObject(
+	    o, "preflight", d->pf != NULL ? preflight_status_json(d->pf) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, STATUS_EVENTS));
 	return o;
 }
