@@ -22,6 +22,9 @@
  *   metrics  "metrics": "…Prometheus text…"
  *   wait     on success any keys ("state": the task's state is shown);
  *            {"ok":false,"error":"timeout"} when the timeout passed first
+ *   preflight the report of DESIGN.md §5.11 ("verdict", "ran_at", "checks"),
+ *            its keys at the top level, once the checks are done: within
+ *            CTL_PREFLIGHT_MAX_MS
  *   writes   optional "message": one line shown by smsguardctl
  */
 #ifndef SMSGUARD_CTL_PROTOCOL_H
@@ -54,6 +57,8 @@
 #define CTL_IDLE_TIMEOUT_MS 30000
 #define CTL_CMD_MAX 32
 #define CTL_EVENTS_MAX 200 /* the event ring's size (EVENTS_RING_SIZE) */
+/* The daemon answers `preflight` within this (every check has a shorter timeout). */
+#define CTL_PREFLIGHT_MAX_MS 10000
 /* Longest wait timeout or pause accepted (31 days): anything longer is a typo. */
 #define CTL_DURATION_MAX_MS ((uint64_t)31 * 86400 * 1000)
 
@@ -103,7 +108,9 @@ enum ctl_exit {
 	X(PAUSE, pause, "[DURATION]", CTL_WRITE,                                                   \
 	    "stop automatic actions (for DURATION, or until resume)")                              \
 	X(RESUME, resume, "", CTL_WRITE, "allow automatic actions again")                          \
-	X(RELOAD, reload, "", CTL_WRITE, "re-read the configuration (kept only if valid)")
+	X(RELOAD, reload, "", CTL_WRITE, "re-read the configuration (kept only if valid)")         \
+	X(PREFLIGHT, preflight, "[--json]", CTL_READ,                                              \
+	    "check what breaks migrations now (exit 0 ok, 1 warnings, 2 failures)")
 
 #define CTL_F_WRITE 0x1 /* changes something: root only */
 /* The kinds of the table, as struct ctl_cmd_info.flags. */
