@@ -65,7 +65,8 @@ daemon_turned(void *arg)
 	if (d->rl != NULL && d->exec != NULL)
 		ratelimit_task(d->rl, engine_task(executor_engine(d->exec)));
 	if (d->pf != NULL && d->exec != NULL)
-		preflight_task(d->pf, engine_task(executor_engine(d->exec)));
+		preflight_turned(
+		    d->pf, engine_task(executor_engine(d->exec)), executor_engine(d->exec)->cloud);
 	control_turned(d);
 }
 

@@ -371,22 +371,23 @@ preflight_reconfigure(struct preflight *pf, const struct config *cfg)
 }
 
 void
-preflight_task(struct preflight *pf, const struct sms_task *t)
+preflight_turned(struct preflight *pf, const struct sms_task *t, enum cloud_state cloud)
 {
-	bool failed;
+	bool failed = false;
 
 	if (pf->closing)
 		return;
 	if (t == NULL) {
 		pf->task_known = false;
 		pf->prev_state = TASK_UNKNOWN;
-		return;
+	} else {
+		failed = task_state_is_failed(t->state) && !task_state_is_failed(pf->prev_state);
+		pf->task_known = true;
+		pf->task = *t;
+		pf->prev_state = t->state;
 	}
-	failed = task_state_is_failed(t->state) && !task_state_is_failed(pf->prev_state);
-	pf->task_known = true;
-	pf->task = *t;
-	pf->prev_state = t->state;
-	if (!pf->start_ran) {
+	/* At start-up, once the first poll answered: with the task, or with why it could not. */
+	if (!pf->start_ran && (t != NULL || cloud != CLOUD_UNKNOWN)) {
 		pf->start_ran = true;
 		uv_timer_stop(&pf->start_timer);
 		preflight_run(pf, "start", NULL, NULL);

@@ -430,7 +430,12 @@ https_start(struct pf_run *run, struct pf_check *c, struct pf_check *clock, cons
 	req.ca_file = run->ca_file;
 	req.proxy = run->proxy;
 	req.max_body = 64 * 1024;
-	if (run->http != NULL && (rc = http_submit(run->http, &req, https_cb, q, &q->id)) == 0) {
+	/* Unsigned, so no 401 silence holds it; a Retry-After is for everyone (DESIGN §5.3). */
+	if (clock != NULL && cloud_call_allowed(run->cloud) == -EAGAIN) {
+		h.end = PF_HTTP_HELD;
+		https_judge(q, &h, false, 0);
+	} else if (run->http != NULL &&
+	    (rc = http_submit(run->http, &req, https_cb, q, &q->id)) == 0) {
 		q->out = true;
 		pf_job_hold(&q->job);
 	} else {

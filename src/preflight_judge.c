@@ -236,6 +236,12 @@ pf_judge_tls(struct pf_check *c, const char *host, bool plain_http, const struct
 		    h->status, h->ms);
 		return;
 	}
+	if (h->end == PF_HTTP_HELD) {
+		pf_set(c, PF_WARN, "SMS.0304",
+		    "not checked: the SMS gateway asked smsguard to wait (HTTP 429 Retry-After)");
+		pf_remedy(c, "run preflight again once the wait is over");
+		return;
+	}
 	http_failed(c, "SMS.0304", h);
 	if (h->end == PF_HTTP_TLS)
 		pf_remedy(c,

@@ -7,8 +7,8 @@
  * (rsync, tc, ip) through the process runner, file systems in libuv's
  * thread pool. What each measurement means is preflight_judge.h's.
  *
- * A run starts at start-up (once the first task snapshot is in, or after
- * PREFLIGHT_START_WAIT_MS without one), when the task fails, and on
+ * A run starts at start-up (once the first poll answered, or after
+ * PREFLIGHT_START_WAIT_MS if it never does), when the task fails, and on
  * `smsguardctl preflight`; one asked for while another is under way joins
  * it. Its report is the status's `preflight` object; a check that turns to
  * fail raises one preflight_failed event (through the observer), once per
@@ -41,8 +41,8 @@
 #define PREFLIGHT_SPAWN_TIMEOUT_MS 3000   /* rsync --version, tc -V, ip route get, … */
 #define PREFLIGHT_FS_TIMEOUT_MS 3000      /* statvfs of /tmp and the log directories */
 #define PREFLIGHT_RUN_MAX_MS 7000
-/* The start-up run waits this long for the first task snapshot. */
-#define PREFLIGHT_START_WAIT_MS 20000
+/* The start-up run waits at most this long for the first poll's answer. */
+#define PREFLIGHT_START_WAIT_MS 60000
 
 struct preflight;
 struct cloud;
@@ -61,11 +61,12 @@ int preflight_new(uv_loop_t *loop, const struct config *cfg, const struct prefli
 void preflight_start(struct preflight *pf);
 void preflight_reconfigure(struct preflight *pf, const struct config *cfg);
 /*
- * The task as the engine sees it after a turn (NULL: none): the first one
- * starts the start-up run, a task that enters MIGRATE_FAIL or SYNC_FAIL
- * starts another.
+ * The task and the cloud's state as the engine sees them after a turn (t
+ * NULL: no task): the first poll's answer - a task, or a cloud state other
+ * than unknown - starts the start-up run; a task that enters MIGRATE_FAIL
+ * or SYNC_FAIL starts another.
  */
-void preflight_task(struct preflight *pf, const struct sms_task *t);
+void preflight_turned(struct preflight *pf, const struct sms_task *t, enum cloud_state cloud);
 
 /* A run's end: its report, or NULL when preflight closed first. */
 typedef void (*preflight_done_cb)(void *arg, const struct pf_report *r);

@@ -140,6 +140,7 @@ enum pf_http_end {
 	PF_HTTP_TLS,
 	PF_HTTP_RESOLVE,
 	PF_HTTP_OTHER,
+	PF_HTTP_HELD, /* not sent: the gateway's Retry-After still runs */
 };
 
 struct pf_http {

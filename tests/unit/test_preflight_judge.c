@@ -249,6 +249,10 @@ test_an_intercepted_certificate_fails_tls(void **state)
 	assert_string_equal(c->measured, "TLS to sms.example verified (HTTP 404 in 20 ms)");
 	pf_judge_tls(c, "127.0.0.1", true, &h);
 	assert_int_equal(c->verdict, PF_WARN);
+	h.end = PF_HTTP_HELD;
+	pf_judge_tls(c, "sms.example", false, &h);
+	assert_int_equal(c->verdict, PF_WARN);
+	assert_contains(c->measured, "Retry-After");
 }
 
 static void
