@@ -72,7 +72,8 @@ class World:
         self.tmp = tempfile.mkdtemp(prefix="sgpre-", dir=BASE)
         os.chmod(self.tmp, 0o755)
         ctx.cleanups.append(lambda: shutil.rmtree(self.tmp, ignore_errors=True))
-        self.ns = NetNS(ctx, name="sgp")
+        # A subnet of its own: another suite may run beside this one on the machine.
+        self.ns = NetNS(ctx, name="sgp", subnet_prefix="10.217.%d" % random.randrange(1, 250))
         task = {"id": TASK_ID, "type": ttype, "os_type": "LINUX",
                 "migration_ip": self.ns.target_ip, "simulate": False,
                 "source_server": {"id": SOURCE_ID, "ip": "127.0.0.1", "name": "preflight"}}
@@ -368,7 +369,8 @@ class SourceNS:
     stays there. An `unreachable` route for the subnet stays on the host while they exist.
     """
 
-    def __init__(self, ctx, prefix="10.213.78"):
+    def __init__(self, ctx):
+        prefix = "10.218.%d" % random.randrange(1, 250)
         self.tag = f"{random.randrange(1000, 10000)}"
         self.src, self.dst = f"sgps{self.tag}", f"sgpt{self.tag}"
         self.dev = f"vsgp{self.tag}"
