@@ -6,12 +6,13 @@ FUZZTIME   ?= 60
 MESON      ?= meson
 
 # Debian/Ubuntu package names; dnf names below.
+# iproute2 (ip, tc), rsync, util-linux and mount (unshare, mount): the preflight scenarios.
 DEB_PKGS = gcc make meson ninja-build pkg-config libuv1-dev libcurl4-openssl-dev \
 	libcjson-dev libmbedtls-dev libinih-dev libcmocka-dev python3 openssl \
-	iproute2 nftables procps
+	iproute2 nftables procps rsync util-linux mount
 RPM_PKGS = gcc make meson ninja-build pkgconf-pkg-config libuv-devel libcurl-devel \
 	cjson-devel mbedtls-devel inih-devel libcmocka-devel python3 openssl \
-	iproute nftables procps-ng
+	iproute iproute-tc nftables procps-ng rsync util-linux
 # Test tools: promtool (in Debian 12's prometheus package) checks the metrics and the alert
 # rules, the node exporter serves the textfile. Their services are stopped and disabled.
 DEB_TOOLS = prometheus prometheus-node-exporter

@@ -14,6 +14,7 @@
 #include "smsguard/engine.h"
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
+#include "smsguard/preflight.h"
 #include "smsguard/probe.h"
 #include "smsguard/taskpoll.h"
 #include "smsguard/util.h"
@@ -118,6 +119,8 @@ control_client_gone(void *arg, struct ctl_client *c)
 		if (w->client == c)
 			waiter_free(d, w);
 	}
+	if (d->pf != NULL)
+		preflight_forget(d->pf, c);
 }
 
 /* ------------------------------------------------------------- commands */
@@ -220,6 +223,22 @@ cmd_reload(struct daemon *d, struct ctl_client *c, const struct ctl_request *req
 		return o;
 	}
 	return cJSON_CreateObject();
+}
+
+/* A preflight run ended: its report (DESIGN.md §5.11), or NULL when shutting down. */
+static void
+preflight_answer(void *arg, const struct pf_report *r)
+{
+	ctl_reply(arg, r != NULL ? pf_report_json(r) : ctl_error("shutting down"));
+}
+
+/* Answered when the checks are done (a run under way is joined). */
+static cJSON *
+cmd_preflight(struct daemon *d, struct ctl_client *c, const struct ctl_request *req)
+{
+	if (preflight_run(d->pf, "smsguardctl", preflight_answer, c) < 0)
+		return ctl_error("shutting down");
+	return NULL;
 }
 
 typedef cJSON *control_handler(struct daemon *, struct ctl_client *, const struct ctl_request *);

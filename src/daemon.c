@@ -21,6 +21,7 @@
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
 #include "smsguard/notify.h"
+#include "smsguard/preflight.h"
 #include "smsguard/probe.h"
 #include "smsguard/ratelimit.h"
 #include "smsguard/sdnotify.h"
@@ -85,6 +86,9 @@ daemon_turned(void *arg)
 
 	if (d->rl != NULL && d->exec != NULL)
 		ratelimit_task(d->rl, engine_task(executor_engine(d->exec)));
+	if (d->pf != NULL && d->exec != NULL)
+		preflight_turned(
+		    d->pf, engine_task(executor_engine(d->exec)), executor_engine(d->exec)->cloud);
 	control_turned(d);
 }
 
@@ -140,11 +144,16 @@ daemon_modules_close(struct daemon *d)
 		executor_close(d->exec, module_closed, d);
 		d->exec = NULL;
 	}
-	/* The sinks, the poller and the rate limit before the client they call through. */
+	/* The sinks, preflight, the poller and the rate limit before the client they call through. */
 	if (d->notify != NULL) {
 		d->closing++;
 		notify_close(d->notify, module_closed, d);
 		d->notify = NULL;
+	}
+	if (d->pf != NULL) {
+		d->closing++;
+		preflight_close(d->pf, module_closed, d);
+		d->pf = NULL;
 	}
 	if (d->rl != NULL) {
 		d->closing++;
@@ -206,6 +215,14 @@ walk_cb(uv_handle_t *h, void *arg)
 /* ------------------------------------------------------------------ run */
 
 static int
+daemon_preflight_new(struct daemon *d, const struct observer *obs)
+{
+	struct preflight_deps pd = {.cloud = d->cloud, .agent = d->agent, .obs = *obs};
+
+	return preflight_new(&d->loop, d->cfg, &pd, &d->pf);
+}
+
+static int
 daemon_modules_new(struct daemon *d, char **cause)
 {
 	struct observer obs = {.arg = d, .report = daemon_report, .event = daemon_event};
@@ -231,6 +248,10 @@ daemon_modules_new(struct daemon *d, char **cause)
 	if ((r = probe_new(&d->loop, d->cfg, &obs, &d->probe)) < 0 ||
 	    (r = agent_new(&d->loop, d->cfg, d->creds, &obs, &d->agent)) < 0) {
 		*cause = xasprintf("cannot start the watchers: %s", strerror(-r));
+		return r;
+	}
+	if ((r = daemon_preflight_new(d, &obs)) < 0) {
+		*cause = xasprintf("cannot start preflight: %s", strerror(-r));
 		return r;
 	}
 	memset(&deps, 0, sizeof(deps));
@@ -315,6 +336,7 @@ daemon_start(struct daemon *d)
 	daemon_handles_start(d);
 	agent_start(d->agent);
 	taskpoll_start(d->poll);
+	preflight_start(d->pf);
 	executor_poke(d->exec);
 	return 0;
 }

@@ -27,6 +27,7 @@ struct agent;
 struct executor;
 struct ratelimit;
 struct notify;
+struct preflight;
 struct waiter;
 
 struct daemon {
@@ -60,6 +61,7 @@ struct daemon {
 	struct executor *exec;
 	struct ratelimit *rl;
 	struct notify *notify;
+	struct preflight *pf;
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */

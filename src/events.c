@@ -19,6 +19,7 @@ static const char *const event_names[EV_TYPE_COUNT] = {
     [EV_RATELIMIT_APPLIED] = "ratelimit_applied",
     [EV_CLOCK_SKEW] = "clock_skew",
     [EV_RATELIMIT_FAILED] = "ratelimit_failed",
+    [EV_PREFLIGHT_FAILED] = "preflight_failed",
 };
 
 const char *

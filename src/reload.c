@@ -17,6 +17,7 @@
 #include "smsguard/executor.h"
 #include "smsguard/log.h"
 #include "smsguard/notify.h"
+#include "smsguard/preflight.h"
 #include "smsguard/probe.h"
 #include "smsguard/ratelimit.h"
 #include "smsguard/sdnotify.h"
@@ -63,6 +64,7 @@ reload_run(struct daemon *d, char **cause)
 	agent_reconfigure(d->agent, cfg, cr);
 	executor_reconfigure(d->exec, cfg);
 	ratelimit_reconfigure(d->rl, cfg, d->cloud);
+	preflight_reconfigure(d->pf, cfg);
 	textfile_moved(d->cfg, cfg);
 	notify_reconfigure(d->notify, cfg);
 	config_free(d->cfg);

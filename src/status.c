@@ -24,6 +24,7 @@
 #include "smsguard/log.h"
 #include "smsguard/metrics.h"
 #include "smsguard/notify.h"
+#include "smsguard/preflight.h"
 #include "smsguard/probe.h"
 #include "smsguard/ratelimit.h"
 #include "smsguard/taskpoll.h"
@@ -84,6 +85,8 @@ status_json(struct daemon *d)
 	else
 		cJSON_AddBoolToObject(ratelimit, "applied", 0);
 	notify_status_json(d->notify, cJSON_AddObjectToObject(o, "notify"));
+	cJSON_AddItemToObject(
+	    o, "preflight", d->pf != NULL ? preflight_status_json(d->pf) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "events", events_to_json(&d->events, STATUS_EVENTS));
 	return o;
 }

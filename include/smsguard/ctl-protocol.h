@@ -26,6 +26,9 @@
  *   metrics  "metrics": "…Prometheus text…"
  *   wait     on success any keys ("state": the task's state is shown);
  *            {"ok":false,"error":"timeout"} when the timeout passed first
+ *   preflight the report of DESIGN.md §5.11 ("verdict", "ran_at", "checks"),
+ *            its keys at the top level, once the checks are done: within
+ *            CTL_PREFLIGHT_MAX_MS
  *   writes   optional "message": one line shown by smsguardctl
  */
 #ifndef SMSGUARD_CTL_PROTOCOL_H
@@ -60,6 +63,8 @@
 #define CTL_EVENTS_MAX 200 /* the event ring's size (EVENTS_RING_SIZE) */
 /* The largest "since" accepted: cJSON prints 15 significant digits exactly. */
 #define CTL_SEQ_MAX ((uint64_t)999999999999999)
+/* The daemon answers `preflight` within this (every check has a shorter timeout). */
+#define CTL_PREFLIGHT_MAX_MS 10000
 /* Longest wait timeout or pause accepted (31 days): anything longer is a typo. */
 #define CTL_DURATION_MAX_MS ((uint64_t)31 * 86400 * 1000)
 
@@ -161,7 +166,16 @@ enum ctl_exit {
 	X(RELOAD, reload, "", CTL_WRITE, "re-read the configuration (kept only if valid)",         \
 	    "Re-reads the configuration file, as SIGHUP does. A configuration that\n"              \
 	    "is not valid is refused with its reason and the running one is kept.\n"               \
-	    "Root only.\n")
+	    "Root only.\n")                                                                       \
+	X(PREFLIGHT, preflight, "[--json]", CTL_READ,                                              \
+	    "check what breaks migrations now (exit 0 ok, 1 warnings, 2 failures)",               \
+	    "Runs the preflight checks now (or joins a run under way) and prints\n"                \
+	    "one line per check: ok, warn or fail, what was measured, and on warn\n"              \
+	    "or fail the remedy and the SMS error code it prevents.\n"                            \
+	    "\n"                                                                                   \
+	    "  --json  the report as one JSON object\n"                                           \
+	    "\n"                                                                                   \
+	    "Exit status: 0 all ok, 1 warnings, 2 failures.\n")
 /* clang-format on */
 
 #define CTL_F_WRITE 0x1 /* changes something: root only */

@@ -27,6 +27,7 @@ enum event_type {
 	EV_RATELIMIT_APPLIED,
 	EV_CLOCK_SKEW,
 	EV_RATELIMIT_FAILED, /* the cloud refused the day's periods (reported once) */
+	EV_PREFLIGHT_FAILED, /* a preflight check turned to fail (once per turn) */
 	EV_TYPE_COUNT,
 };
 

@@ -354,6 +354,9 @@ command_run(const struct invocation *inv)
 	/* A wait answers when the task gets there: as long as it takes, or its timeout. */
 	if (inv->req.cmd == CTL_CMD_WAIT)
 		reply_ms = inv->req.timeout_ms > 0 ? inv->req.timeout_ms + WAIT_MARGIN_MS : 0;
+	/* A preflight answers once its checks are done. */
+	if (inv->req.cmd == CTL_CMD_PREFLIGHT)
+		reply_ms += CTL_PREFLIGHT_MAX_MS;
 	if (inv->req.cmd == CTL_CMD_WAIT)
 		reply = wait_call(inv->socket_path, inv->timeout_ms, reply_ms, &inv->req, &code);
 	else

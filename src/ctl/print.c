@@ -248,6 +248,9 @@ print_reply(const struct ctl_request *req, bool json, cJSON *reply)
 	case CTL_CMD_RELOAD:
 		code = print_done(req, reply);
 		break;
+	case CTL_CMD_PREFLIGHT:
+		code = print_preflight(json, reply);
+		break;
 	case CTL_CMD_COUNT:
 		break;
 	}

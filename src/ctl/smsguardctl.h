@@ -61,6 +61,8 @@ cJSON *wait_call(const char *path, uint64_t timeout_ms, uint64_t reply_ms,
 
 /* Shows an {"ok":true,…} reply to req (as JSON when json); returns the exit code. */
 int print_reply(const struct ctl_request *req, bool json, cJSON *reply);
+/* Shows a preflight report (print_preflight.c); returns its exit code. */
+int print_preflight(bool json, cJSON *reply);
 /* Says why an {"ok":false,…} reply refused req; returns the exit code. */
 int print_error(const struct ctl_request *req, const cJSON *reply);
 /* Pretty JSON on stdout. */

@@ -154,9 +154,12 @@ def ctl_raw(path, payload, timeout=5.0, read=True):
 class Daemon:
     """One smsguard process with its own config, credentials, state dir and socket."""
 
-    def __init__(self, ctx, name="d", config=None, env=None):
+    def __init__(self, ctx, name="d", config=None, env=None, parent="/tmp", prefix=()):
+        """parent: where its directory is made; prefix: a command the daemon runs under
+        (e.g. `ip netns exec NS`, `unshare -m …`), before SMSGUARD_WRAPPER's."""
         self.ctx = ctx
-        self.dir = tempfile.mkdtemp(prefix=f"sg{name}-", dir="/tmp")
+        self.prefix = list(prefix)
+        self.dir = tempfile.mkdtemp(prefix=f"sg{name}-", dir=parent)
         os.chmod(self.dir, 0o755)
         self.socket = os.path.join(self.dir, "ctl.sock")
         self.state_dir = os.path.join(self.dir, "state")
@@ -206,13 +209,25 @@ class Daemon:
         self.logf = open(self.log_path, "ab")
         # SMSGUARD_WRAPPER="valgrind --error-exitcode=99 …" runs the daemon under a checker.
         wrapper = shlex.split(os.environ.get("SMSGUARD_WRAPPER", ""))
-        self.proc = subprocess.Popen([*wrapper, ARGS.smsguard, "-f", self.conf, *extra_args],
+        # Found on the suite's PATH: the daemon's own may be a test's (a PATH without rsync).
+        if wrapper and shutil.which(wrapper[0]):
+            wrapper[0] = shutil.which(wrapper[0])
+        self.proc = subprocess.Popen([*self.prefix, *wrapper, ARGS.smsguard, "-f", self.conf,
+                                      *extra_args],
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=self.env)
         if wait:
             wait_for(lambda: self.alive_or_raise() and os.path.exists(self.socket)
                      and self.try_status() is not None, timeout=15, what="the daemon's socket")
         return self
+
+    def wait_preflight(self, timeout=30):
+        """Waits until a preflight run has ended and none is under way. The start-up run,
+        once the first poll answered, sends requests of its own to the cloud: a scenario
+        that counts requests or queues faults waits it out first."""
+        return wait_for(lambda: (lambda p: p if isinstance(p, dict) and not p.get("running")
+                                 else None)(self.status().get("preflight")),
+                        timeout=timeout, what="a preflight run to end")
 
     def alive_or_raise(self):
         if self.proc.poll() is not None:

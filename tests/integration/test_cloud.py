@@ -44,6 +44,8 @@ def start_daemon(ctx, sim, task_id="default", cloud=None, start=True):
     })
     if start:
         d.start()
+        # The start-up preflight's own requests would mix with the ones counted here.
+        d.wait_preflight()
     return d
 
 
