@@ -609,8 +609,12 @@ static void
 signed_start(struct pf_run *run, struct pf_check *auth, struct pf_check *connected)
 {
 	struct pf_signed *q = xcalloc(1, sizeof(*q));
-	struct cloud_call call = {CLOUD_API_LIST_SOURCES, "GET", "/v3/sources", NULL, NULL,
-	    signed_parse, signed_answer, q};
+	struct cloud_call call = {.api = CLOUD_API_LIST_SOURCES,
+	    .method = "GET",
+	    .path = "/v3/sources",
+	    .parse = signed_parse,
+	    .answer = signed_answer,
+	    .arg = q};
 	char *query = NULL, *enc;
 	int rc;
 

@@ -19,6 +19,7 @@
 
 /* Events shown under `status`. */
 #define STATUS_EVENTS 5
+#define STATUS_PREFLIGHT 5 /* checks not ok shown; preflight lists them all */
 /* The progress bar's width in columns, between these. */
 #define BAR_MIN 10
 #define BAR_MAX 50
@@ -606,6 +607,55 @@ status_notify(const cJSON *notify, time_t now)
 	}
 }
 
+/* One line for the last run, then each check that is not ok with its remedy. */
+static void
+status_preflight(const cJSON *pf, time_t now)
+{
+	const char *verdict = reply_str(pf, "verdict");
+	const cJSON *checks = reply_get(pf, "checks"), *c;
+	struct line l = {.len = 0};
+	int n = cJSON_GetArraySize(checks), bad = 0;
+
+	line_label(&l, 0, "preflight");
+	if (verdict == NULL) {
+		line_add(&l, cJSON_IsTrue(reply_get(pf, "running")) ? "running" : "not run yet");
+		line_print(&l);
+		return;
+	}
+	line_colored(
+	    &l, report_health_color(str_is(verdict, "warn") ? "degraded" : verdict), "%s", verdict);
+	line_add(&l, ", %d check%s", n, n == 1 ? "" : "s");
+	if (reply_get(pf, "ran_at") != NULL) {
+		line_add(&l, ", ran ");
+		line_when(&l, pf, "ran_at", now, "-");
+	}
+	line_print(&l);
+	cJSON_ArrayForEach(c, checks)
+	{
+		const char *v = reply_str(c, "verdict"), *code = reply_str(c, "prevents");
+
+		if (v == NULL || str_is(v, "ok") || bad++ >= STATUS_PREFLIGHT)
+			continue;
+		line_label(&l, 2, reply_str(c, "name") != NULL ? reply_str(c, "name") : "-");
+		line_colored(&l, str_is(v, "fail") ? OUT_RED : OUT_YELLOW, "%s", v);
+		if (code != NULL) {
+			line_add(&l, " (");
+			line_text(&l, code);
+			line_add(&l, ")");
+		}
+		if (reply_str(c, "remedy") != NULL) {
+			line_add(&l, ": ");
+			line_text(&l, reply_str(c, "remedy"));
+		}
+		line_print(&l);
+	}
+	if (bad > STATUS_PREFLIGHT) {
+		line_label(&l, 2, "more");
+		line_add(&l, "%d more: smsguardctl preflight", bad - STATUS_PREFLIGHT);
+		line_print(&l);
+	}
+}
+
 static void
 status_events(const cJSON *events, time_t now)
 {
@@ -659,6 +709,8 @@ report_status(bool json, cJSON *reply)
 	status_ratelimit(reply_get(reply, "ratelimit"), now);
 	if (cJSON_IsObject(reply_get(reply, "notify")))
 		status_notify(reply_get(reply, "notify"), now);
+	if (cJSON_IsObject(reply_get(reply, "preflight")))
+		status_preflight(reply_get(reply, "preflight"), now);
 	status_events(reply_get(reply, "events"), now);
 	return code;
 }
