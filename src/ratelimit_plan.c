@@ -140,7 +140,9 @@ rlplan_next(struct rlplan *p, int64_t now_ms, struct schedule_period post[SCHEDU
 		*wake_ms = p->retry_at_ms;
 		return RL_NOTHING;
 	}
-	if (p->next_check_ms != 0 && now_ms >= p->next_check_ms && !p->due && !p->post_pending)
+	/* DESIGN §5.6: read back every recheck while the task is active (a console change). */
+	if (p->next_check_ms != 0 && now_ms >= p->next_check_ms && !p->due && !p->post_pending &&
+	    task_state_is_active(p->task_state))
 		want_check(p, "periodic");
 	if (p->nwant < 0 || (p->refused && !p->post_pending)) {
 		p->due = false;

@@ -8,8 +8,8 @@
  * speed-limit, or POST the day's periods - and when to ask again. A check is
  * due at start, at a day boundary whose periods differ from the day before,
  * after a reload, when the task id changes or the task is recreated, when
- * the task leaves ABORT or a failure, and every `poll_idle` while a task is
- * known, so that a change made in the console is put back. It GETs first and
+ * the task leaves ABORT or a failure, and every `poll_idle` while the task is
+ * active (RUNNING, SYNCING), so that a change made in the console is put back. It GETs first and
  * POSTs only when the cloud holds something else. A POST the API refuses
  * (a 4xx such as SMS.6102) is reported once and not tried again until the
  * plan, the day or the task changes; a transport failure, 5xx or 429 is

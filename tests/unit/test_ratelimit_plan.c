@@ -132,6 +132,26 @@ test_the_periodic_check_puts_back_a_console_change(void **state)
 }
 
 static void
+test_an_idle_task_is_not_read_back_periodically(void **state)
+{
+	struct sms_task t = task("t-1", TASK_MIGRATE_SUCCESS);
+	struct rlplan p;
+	struct rl_event ev;
+	int n;
+	int64_t wake;
+
+	ready(&p);
+	rlplan_task(&p, &t);
+	assert_int_equal(next(&p, T0, &n, &wake), RL_GET); /* the start's check still runs */
+	got(&p, T0, day1, 2, &ev);
+	assert_int_equal(next(&p, T0 + 5 * RECHECK, &n, &wake), RL_NOTHING);
+	t.state = TASK_SYNCING; /* an incremental sync: active again */
+	rlplan_task(&p, &t);
+	assert_int_equal(next(&p, T0 + 5 * RECHECK, &n, &wake), RL_GET);
+	assert_string_equal(p.why, "periodic");
+}
+
+static void
 test_another_threshold_in_the_cloud_is_a_difference(void **state)
 {
 	const struct schedule_period held[] = {{0, 480, 20, 50}, {480, 1080, 50, 50}};
@@ -331,6 +351,7 @@ main(void)
 	    cmocka_unit_test(test_start_reads_first_and_does_not_post_what_the_cloud_holds),
 	    cmocka_unit_test(test_a_different_schedule_in_the_cloud_is_replaced_and_reported),
 	    cmocka_unit_test(test_the_periodic_check_puts_back_a_console_change),
+	    cmocka_unit_test(test_an_idle_task_is_not_read_back_periodically),
 	    cmocka_unit_test(test_another_threshold_in_the_cloud_is_a_difference),
 	    cmocka_unit_test(test_a_refused_post_is_reported_once_until_the_day_changes),
 	    cmocka_unit_test(test_failures_back_off_from_30s_up_to_the_recheck),
