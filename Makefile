@@ -18,7 +18,8 @@ RPM_PKGS = gcc make meson ninja-build pkgconf-pkg-config libuv-devel libcurl-dev
 DEB_TOOLS = prometheus prometheus-node-exporter monit
 RPM_TOOLS = golang-github-prometheus golang-github-prometheus-node-exporter monit
 
-.PHONY: all build deps check check-busy demo fuzz valgrind bench install clean format help
+.PHONY: all build deps check check-busy demo fuzz valgrind bench bench-build install clean format \
+	help
 
 all: build
 
@@ -77,6 +78,22 @@ valgrind: deps build
 	SMSGUARD_WRAPPER='$(VALGRIND)' $(MESON) test -C $(BUILD) --suite integration \
 		--print-errorlogs --num-processes 1 --timeout-multiplier 4
 
+# Benchmarks (bench/README.md), on an optimized build of their own (-O2 -g, as distributions
+# build it), with the floor and the control-plane load client beside it.
+BENCHBUILD ?= build-bench
+BENCH_CFLAGS = -std=gnu11 -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Werror
+
+$(BENCHBUILD)/build.ninja:
+	$(MESON) setup $(BENCHBUILD) -Dwerror=true -Dbuildtype=debugoptimized -Dtests=false
+
+bench-build: $(BENCHBUILD)/build.ninja
+	$(MESON) compile -C $(BENCHBUILD)
+	mkdir -p $(BENCHBUILD)/bench
+	$(CC) $(BENCH_CFLAGS) -o $(BENCHBUILD)/bench/floor bench/floor.c \
+		$$(pkg-config --cflags --libs libcurl)
+	$(CC) $(BENCH_CFLAGS) -o $(BENCHBUILD)/bench/ctlload bench/ctlload.c
+
 # Footprint side by side with monit watching the same ports (BENCHTIME seconds).
 BENCHTIME ?= 60
 bench: deps build
@@ -89,4 +106,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(CHECKBUILD) $(FUZZBUILD)
+	rm -rf $(BUILD) $(CHECKBUILD) $(FUZZBUILD) $(BENCHBUILD)
