@@ -94,10 +94,12 @@ bench-build: $(BENCHBUILD)/build.ninja
 		$$(pkg-config --cflags --libs libcurl)
 	$(CC) $(BENCH_CFLAGS) -o $(BENCHBUILD)/bench/ctlload bench/ctlload.c
 
-# Footprint side by side with monit watching the same ports (BENCHTIME seconds).
-BENCHTIME ?= 60
-bench: deps build
-	python3 bench/footprint.py --smsguard $(BUILD)/src/smsguard --duration $(BENCHTIME)
+# Footprint side by side with monit and the floor, then the control plane (BENCHTIME seconds).
+BENCHTIME ?= 120
+bench: deps bench-build
+	python3 bench/footprint.py --smsguard $(BENCHBUILD)/src/smsguard \
+		--smsguardctl $(BENCHBUILD)/src/ctl/smsguardctl --bindir $(BENCHBUILD)/bench \
+		--duration $(BENCHTIME)
 
 install: build
 	$(MESON) install -C $(BUILD)
