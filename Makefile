@@ -18,8 +18,8 @@ RPM_PKGS = gcc make meson ninja-build pkgconf-pkg-config libuv-devel libcurl-dev
 DEB_TOOLS = prometheus prometheus-node-exporter monit
 RPM_TOOLS = golang-github-prometheus golang-github-prometheus-node-exporter monit
 
-.PHONY: all build deps check check-busy demo fuzz valgrind bench bench-build install clean format \
-	help
+.PHONY: all build deps check check-busy demo fuzz valgrind bench bench-build soak install clean \
+	format help
 
 all: build
 
@@ -31,6 +31,7 @@ help:
 	@echo "make fuzz     build the libFuzzer targets with clang, run each FUZZTIME=$(FUZZTIME) s"
 	@echo "make valgrind run the unit and integration suites under valgrind"
 	@echo "make bench    smsguard side by side with monit, the floor and a cloud poller (~35 min)"
+	@echo "make soak     smsguard under churn for SOAKTIME=$(SOAKTIME) s, failing on growth"
 	@echo "make deps     install the build and test dependencies (apt-get or dnf)"
 
 deps:
@@ -78,10 +79,10 @@ valgrind: deps build
 	SMSGUARD_WRAPPER='$(VALGRIND)' $(MESON) test -C $(BUILD) --suite integration \
 		--print-errorlogs --num-processes 1 --timeout-multiplier 4
 
-# Benchmarks (bench/README.md), on an optimized build of their own. `make bench` rewrites its
+# Benchmarks and soak (bench/README.md), on an optimized build of their own. Each rewrites its
 # section of bench/RESULTS.md. The defaults are issue 14's; shorter runs (e.g. BENCHTIME=20
-# TRIALS=2 AGENT_TRIALS=3 REQTIME=120) are marked as such in the results. The
-# network-namespace rows need root; without it they are reported as skipped.
+# TRIALS=2 AGENT_TRIALS=3 REQTIME=120, SOAKTIME=120) are marked as such in the results. The
+# network-namespace rows of the bench need root; without it they are reported as skipped.
 BENCHBUILD ?= build-bench
 BENCHTIME ?= 120
 TRIALS ?= 20
@@ -90,6 +91,10 @@ CLIENTS ?= 100
 ROUNDS ?= 20
 REQTIME ?= 1800
 POLLER_INTERVAL ?= 60
+SOAKTIME ?= 600
+SOAK_INTERVAL ?= 50ms
+SOAK_POLL ?= 200ms
+SOAKBUILD ?= $(BENCHBUILD)
 BENCH_CFLAGS = -std=gnu11 -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Werror
 
@@ -109,6 +114,12 @@ bench: deps bench-build
 		--benchtime $(BENCHTIME) --trials $(TRIALS) --agent-trials $(AGENT_TRIALS) \
 		--clients $(CLIENTS) --rounds $(ROUNDS) --reqtime $(REQTIME) \
 		--poller-interval $(POLLER_INTERVAL)
+
+soak: deps $(BENCHBUILD)/build.ninja
+	$(MESON) compile -C $(SOAKBUILD)
+	python3 bench/soak.py --smsguard $(SOAKBUILD)/src/smsguard \
+		--smsguardctl $(SOAKBUILD)/src/ctl/smsguardctl --duration $(SOAKTIME) \
+		--interval $(SOAK_INTERVAL) --poll $(SOAK_POLL)
 
 install: build
 	$(MESON) install -C $(BUILD)
