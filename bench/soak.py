@@ -17,8 +17,9 @@ result then names) — while:
 Every second it samples the daemon's RSS, anonymous memory, open descriptors, threads and CPU.
 
 Growth (after the warm-up; --warmup SECONDS overrides it):
-  * warm-up: the first 20 % of the run, or until the daemon's event ring (200 events, its one
-    store that grows with what happens) is full, whichever is later;
+  * warm-up: the first 20 % of the run, or until the daemon's bounded stores that grow with
+    what happens are full (the event ring of 200, and each failing sink's queue, set to 20),
+    whichever is later;
   * fitted growth = least-squares slope x the post-warm-up time, for RSS and for descriptors;
   * peak = max - median after the warm-up.
 It fails when the daemon dies, exits other than 0 on SIGTERM or leaves a sanitizer report, or
@@ -48,6 +49,7 @@ from benchlib import harness, simctl, log  # noqa: E402
 TASK = "b0000000-0000-4000-8000-00000000005a"
 LOGICAL = (22, 8899, 8900)
 RING = 200  # the daemon's event ring (EVENTS_RING_SIZE): bounded, it grows until full
+SINK_QUEUE = 20  # [notify] queue, where the build has it: each failing sink's bound
 FAULTS = ({"kind": "500"}, {"kind": "429", "retry_after": 1}, {"kind": "garbage"},
           {"kind": "truncated"}, {"kind": "truncated", "close": True}, {"kind": "drop"},
           {"kind": "slow", "seconds": 2})
@@ -145,7 +147,13 @@ def settle_config(d, args, tmp):
             d.update({"notify": {key: None}})
     if not sinks:
         d.update({"notify": None})
+    else:
+        # Small queues fill within the warm-up: undelivered events are bounded, not leaked.
+        d.update({"notify": {"queue": SINK_QUEUE}})
         d.write_config()
+        if not config_check(d)[0]:
+            d.update({"notify": {"queue": None}})
+    d.write_config()
     return chosen, notes, sinks
 
 
@@ -180,6 +188,7 @@ class Churn:
                      "fault": now + rng.uniform(15, 40), "ctl": now + 5}
         self.link_down_until = None
         self.ring = 0  # events in the daemon's ring (bounded: it fills, then stays)
+        self.queued, self.sinks_full = 0, True  # undelivered notifications; every queue full
         self.counts = {"flaps": 0, "agent_kills": 0, "faults": 0, "ctl_requests": 0,
                        "ctl_failed": 0}
 
@@ -194,6 +203,10 @@ class Churn:
             self.counts["ctl_failed"] += 1
         elif cmd == "events":
             self.ring = len(r.get("events") or [])
+        elif cmd == "status":
+            sinks = (r.get("notify") or {}).get("sinks") or []
+            self.queued = sum(x.get("queued", 0) for x in sinks)
+            self.sinks_full = all(x.get("dropped", 0) > 0 for x in sinks)
 
     def step(self, now):
         if self.link_down_until is not None and now >= self.link_down_until:
@@ -226,11 +239,12 @@ class Churn:
         self.sim.clear_faults()
 
 
-def sample(pid, t, cpu_prev, ring):
+def sample(pid, t, cpu_prev, churn):
     m = benchlib.memory(pid)
     cpu = benchlib.cpu_seconds(pid)
     return {"t_s": round(t, 3), "rss_kib": m["rss"], "anon_kib": m["anon"],
-            "fds": benchlib.descriptors(pid), "threads": m["threads"], "ring": ring,
+            "fds": benchlib.descriptors(pid), "threads": m["threads"], "ring": churn.ring,
+            "queued": churn.queued, "bounded_full": int(churn.ring >= RING and churn.sinks_full),
             "cpu_pct": round(100.0 * (cpu - cpu_prev[0]) / max(1e-9, t - cpu_prev[1]), 3)}, \
         (cpu, t)
 
@@ -247,7 +261,7 @@ def soak(d, churn, duration):
         churn.step(now)
         if now >= next_sample:
             d.alive_or_raise()
-            s, cpu_prev = sample(pid, now - t0, cpu_prev, churn.ring)
+            s, cpu_prev = sample(pid, now - t0, cpu_prev, churn)
             samples.append(s)
             churn.ctl("status")
             next_sample += 1
@@ -273,18 +287,21 @@ def growth(samples, key, warm):
 
 
 def warmup(args, samples):
-    """--warmup, else the first 20 % of the run or until the event ring is full, the later.
+    """--warmup, else the first 20 % of the run or until the bounded stores are full, the later.
 
-    The ring (200 events) is the daemon's one store that grows with what happens rather than
-    with time: until it is full, its growth is not a leak.
+    The event ring (200 events) and, with failing sinks, their queues of undelivered events
+    are the daemon's stores that grow with what happens rather than with time: until they
+    are full, their growth is not a leak.
     """
     if args.warmup is not None:
         return args.warmup, None
-    full = next((s["t_s"] for s in samples if s["ring"] >= RING), None)
+    full = next((s["t_s"] for s in samples if s["bounded_full"]), None)
     if full is None:
-        last = samples[-1]["ring"] if samples else 0
-        return 0.2 * args.duration, (f"the event ring was not full by the end ({last} of "
-                                     f"{RING} events): the growth below includes its filling")
+        last = samples[-1] if samples else {"ring": 0, "queued": 0}
+        return 0.2 * args.duration, (
+            f"the bounded stores were not full by the end (event ring {last['ring']} of "
+            f"{RING}, {last['queued']} notifications queued): the growth below includes their "
+            "filling")
     return max(0.2 * args.duration, full), None
 
 
