@@ -30,7 +30,7 @@ help:
 	@echo "make check-busy  make check while stress-ng keeps every core busy (timing margins)"
 	@echo "make fuzz     build the libFuzzer targets with clang, run each FUZZTIME=$(FUZZTIME) s"
 	@echo "make valgrind run the unit and integration suites under valgrind"
-	@echo "make bench    smsguard side by side with monit, the floor and a cloud poller (~35 min)"
+	@echo "make bench    smsguard side by side with monit, the floor and a cloud poller (~32 min)"
 	@echo "make soak     smsguard under churn for SOAKTIME=$(SOAKTIME) s, failing on growth"
 	@echo "make deps     install the build and test dependencies (apt-get or dnf)"
 
