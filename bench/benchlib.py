@@ -97,14 +97,20 @@ def memory(pid):
                 m["hwm"] = _kib(v)
             elif k == "Threads":
                 m["threads"] = int(v)
-    m["pss"] = m["uss"] = 0
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k == "Pss":
-                m["pss"] = _kib(v)
-            elif k in ("Private_Clean", "Private_Dirty", "Private_Hugetlb"):
-                m["uss"] += _kib(v)
+    m["pss"] = m["uss"] = None
+    try:
+        # smsguard makes itself non-dumpable (no secrets in core dumps), which leaves its
+        # smaps_rollup to root alone.
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            m["uss"] = 0
+            for line in f:
+                k, _, v = line.partition(":")
+                if k == "Pss":
+                    m["pss"] = _kib(v)
+                elif k in ("Private_Clean", "Private_Dirty", "Private_Hugetlb"):
+                    m["uss"] += _kib(v)
+    except PermissionError:
+        pass
     return m
 
 
@@ -121,7 +127,7 @@ def cpu_seconds(pid):
             with open(f"/proc/{pid}/task/{t}/schedstat") as f:
                 ns += int(f.read().split()[0])
         return ns / 1e9
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError, IndexError):  # no schedstat, or not ours to read
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

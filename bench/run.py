@@ -81,6 +81,10 @@ def footprint_rows(fp):
     rows = []
     for key, name, target in (("rss", "RSS", "rss_kib"), ("anon", "anonymous memory", "anon_kib"),
                               ("uss", "USS (private)", None), ("pss", "PSS", None)):
+        if sg[key] is None:
+            rows.append((f"{name} at {w:.0f} s", "— (smaps_rollup: needs root, smsguard is "
+                         "not dumpable)", "", "(reported)", "—"))
+            continue
         own = sg[key] - fl[key]
         rows.append((f"{name} at {w:.0f} s", f"{kib(sg[key])} (floor + {kib(own)})",
                      f"monit {kib(mo[key])} · floor {kib(fl[key])}",
@@ -204,6 +208,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="smsguard-bench-")
     t0 = time.monotonic()
     mach = benchlib.machine()
+    rq = None
     try:
         rq_out = os.path.join(tmp, "cloudreq.json")
         rq = subprocess.Popen(phase_cmd("cloudreq.py", args, rq_out,
@@ -219,6 +224,9 @@ def main():
         rq.wait()
         rqr = read_phase(rq_out, rq.returncode, "cloudreq.py")
     finally:
+        if rq is not None and rq.poll() is None:  # interrupted: the count is not wanted
+            rq.terminate()
+            rq.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     rows = footprint_rows(fp) + reaction_rows(rx) + agent_row(ag) + control_row(fp) + \
         request_rows(rqr, args.poller_interval)

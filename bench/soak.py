@@ -364,6 +364,9 @@ def write_csv(path, samples):
 def main():
     harness.isolate_pids(__file__)
     args = parse_args()
+    if not benchlib.is_root():
+        # smsguard makes itself non-dumpable, which leaves /proc/PID/fd to root alone
+        sys.exit("make soak needs root: it counts smsguard's descriptors in /proc/PID/fd")
     benchlib.setup(args)
     rng = random.Random(args.seed)
     mach = benchlib.machine()
