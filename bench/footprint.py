@@ -3,7 +3,8 @@
 
 Three processes run at once for DURATION seconds on loopback:
   smsguard  3 target ports every 2 s (timeout 2 s), the task polled every 30 s over HTTPS from
-            the simulator, the fake agent watched; every other key at its default;
+            the simulator, the fake agent watched (restart = never: nothing dies here); every
+            other key at its default;
   monit     (Debian's) one process check (the same agent, by its pid file) and the same 3 ports,
             every 5 s, its httpd on a unix socket for `monit summary`;
   floor     bench/floor.c: libcurl + OpenSSL, one HTTPS request every 30 s to the simulator.
