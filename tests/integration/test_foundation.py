@@ -305,6 +305,7 @@ def _(ctx):
     agent = agent_process(d, "sgsince")
     d.start()
     wait_for(lambda: d.status()["agent"]["state"] == "running", what="the agent running")
+    d.wait_preflight()  # its start-up run raises preflight_failed here (no cloud, no target)
     before = d.request({"cmd": "events"})
     last = before["last_seq"]
     check(last == max([e["seq"] for e in before["events"]], default=0), f"{before}")
@@ -327,14 +328,19 @@ def _(ctx):
     agent = agent_process(d, "sgfollow")
     d.start()
     wait_for(lambda: d.status()["agent"]["state"] == "running", what="the agent running")
+    d.wait_preflight()  # its start-up run raises preflight_failed here (no cloud, no target)
     f = subprocess.Popen([harness.ARGS.smsguardctl, "-s", d.socket, "events", "--follow",
                           "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(0.5)  # pacing: the follower's first look sees the ring before the death
         agent.kill()
         agent.wait()
-        line = f.stdout.readline()
-        ev = json.loads(line)
+        # The ring's last events come first (the start-up preflight_failed among them).
+        for _ in range(12):
+            line = f.stdout.readline()
+            ev = json.loads(line)
+            if ev["type"] == "agent_down":
+                break
         check(ev["type"] == "agent_down" and "sgfollow" in ev["message"], line)
         d.stop()
         out, err = f.communicate(timeout=15)
