@@ -10,6 +10,7 @@
     sim.actions(op="start", since=0)          signed UpdateTaskStatus requests with that operation
     sim.agent_actions(since=0)                the fake agent's own resumes (AgentAutoStart)
     sim.fault(kind="429", count=3, retry_after=2) / sim.clear_faults()
+    sim.set_keys(ak, sk)                      rotate: only this pair is accepted from now on
     sim.set_task(id, **fields) -> raw task    sim.task(id=None) -> raw task   sim.tasks()
     sim.add_task(**definition) -> id          sim.set_source(id, **fields)  sim.source(id)
     sim.publishes() -> [..]                   sim.stats() -> {...}          sim.reset_log()
@@ -297,6 +298,11 @@ class Sim:
 
     def clear_faults(self):
         self.fault("clear")
+
+    def set_keys(self, ak, sk):
+        """Only ak/sk are accepted from now on; sim.api() signs with them too."""
+        self.control("POST", "keys", {"ak": ak, "sk": sk})
+        self.ak, self.sk = ak, sk
 
     def faults(self):
         return self.control("GET", "faults")
