@@ -164,6 +164,8 @@ class Daemon:
         self.creds = os.path.join(self.dir, "credentials")
         self.log_path = os.path.join(self.dir, "smsguard.log")
         self.proc = None
+        # Put before the daemon's command line, e.g. ["ip", "netns", "exec", NAME].
+        self.prefix = []
         self.env = dict(os.environ)
         self.env.pop("HUAWEICLOUD_SDK_AK", None)
         self.env.pop("HUAWEICLOUD_SDK_SK", None)
@@ -206,7 +208,8 @@ class Daemon:
         self.logf = open(self.log_path, "ab")
         # SMSGUARD_WRAPPER="valgrind --error-exitcode=99 …" runs the daemon under a checker.
         wrapper = shlex.split(os.environ.get("SMSGUARD_WRAPPER", ""))
-        self.proc = subprocess.Popen([*wrapper, ARGS.smsguard, "-f", self.conf, *extra_args],
+        self.proc = subprocess.Popen([*self.prefix, *wrapper, ARGS.smsguard, "-f", self.conf,
+                                      *extra_args],
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=self.env)
         if wait:

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""The fault matrix (issue 14): the rows no other suite covers, each asserting its outcome.
+
+bench/FAULTS.md maps every row of the matrix to the suite and scenario that covers it; most
+rows live beside the behaviour they break (test_cloud, test_watchers, test_recovery,
+test_foundation, test_control). The real daemon (ASan in CI) against smssim, the fake target
+and the fake agent, with intervals scaled down: probe every 100 ms, poll every second,
+settle 1 s.
+
+As root the suite runs in PID and mount namespaces of its own (so the fake agents are the only
+linuxmain it sees, and the small file systems it mounts vanish with it); rows that need root
+(network namespaces, mounts, another user) are reported as SKIP without it.
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+
+harness.isolate_pids(__file__)
+
+from harness import (TEST_AK, TEST_SK, Fail, NetNS, Skip, check, ctl_raw, free_port,  # noqa: E402
+                     is_root, main, run_cmd, scenario, wait_for)
+from simctl import FakeAgent, FakeTarget, Sim  # noqa: E402
+
+INTERVAL = 0.1  # s, [target] interval
+FALL, RISE = 3, 2
+SLACK = 1.0     # s: status polling, process start-up, a loaded machine under ASan
+
+
+def tmpdir(ctx, prefix):
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    ctx.cleanups.append(lambda: shutil.rmtree(d, ignore_errors=True))
+    return d
+
+
+def start_sim(ctx, tasks=None, **kw):
+    """smssim over HTTPS with one frozen RUNNING task unless told otherwise."""
+    sim = Sim(os.path.join(tmpdir(ctx, "sgfsim-"), "sim"), ak=TEST_AK, sk=TEST_SK,
+              tasks=tasks or [{"simulate": False, "state": "RUNNING"}], **kw).start()
+    ctx.cleanups.append(sim.stop)
+    return sim
+
+
+def cloud_daemon(ctx, sim, cloud=None, **sections):
+    """A daemon polling sim's task every second; the probes point at a port nothing uses."""
+    c = {"endpoint": sim.url, "ca_file": sim.ca_file, "timeout": "2s"}
+    c.update(cloud or {})
+    cfg = {"cloud": c, "task": {"id": sim.task_id, "poll": "1s", "poll_idle": "5s"}}
+    cfg.update(sections)
+    return ctx.daemon(config=cfg)
+
+
+def api_requests(sim, since=0):
+    return [e for e in sim.requests(since) if e["source"] == "api"]
+
+
+def cloud(d):
+    return d.status()["cloud"]
+
+
+def wait_cloud(d, pred, what, timeout=15):
+    return wait_for(lambda: (lambda c: c if pred(c) else None)(cloud(d)), timeout=timeout,
+                    what=what)
+
+
+def port_entry(d, port):
+    for p in d.status()["target"]["ports"]:
+        if p["port"] == port:
+            return p
+    return None
+
+
+def wait_port(d, port, state, timeout=10, error=None):
+    return wait_for(lambda: (lambda e: e if e and e["state"] == state
+                             and (error is None or e["last_error"] == error) else None)(
+        port_entry(d, port)), timeout=timeout, interval=0.02,
+        what=f"port {port} {state}" + (f" ({error})" if error else ""))
+
+
+def event_count(d, etype):
+    return len([e for e in d.events() if e["type"] == etype])
+
+
+def last_seq(d):
+    return max((e.get("seq", 0) for e in d.events()), default=0)
+
+
+def no_secret_in_log(d, *secrets):
+    log = d.log()
+    for s in (TEST_SK,) + secrets:
+        check(s not in log, "a secret reached the log")
+
+
+def load_nft(ns, table, rules):
+    """A ruleset in the namespace, from a file (the one-line form needs ';' everywhere)."""
+    ns.clear_rules()
+    with tempfile.NamedTemporaryFile("w", suffix=".nft", delete=False) as f:
+        f.write(f"table inet {table} {{\n  chain input {{\n"
+                f"    type filter hook input priority 0;\n    {rules}\n  }}\n}}\n")
+    try:
+        ns.exec("nft", "-f", f.name)
+    finally:
+        os.unlink(f.name)
+    ns.nft_table = table  # ns.clear_rules() deletes it
+
+
+def need_netns():
+    if not is_root() or not shutil.which("ip") or not shutil.which("nft"):
+        raise Skip("needs root, iproute2 and nft for a network namespace")
+
+
+# ------------------------------------------------------------------------------ the target
+
+@scenario("target host unreachable (no route here, then ICMP from the far side): the port reads "
+          "down as unreachable, target_down is raised, and it reads up once the host is back")
+def _(ctx):
+    need_netns()
+    ns = NetNS(ctx, name="sgfu", subnet_prefix="10.215.%d" % random.randrange(1, 250))
+    port = 18902
+    tgt = FakeTarget(ns.target_ip, [port], netns=ns.name).start()
+    ns.procs.append(tgt.proc)
+    ctx.cleanups.append(tgt.stop)
+    sim = start_sim(ctx)  # a running task: target_down is its early warning
+    d = cloud_daemon(ctx, sim, target={"address": ns.target_ip, "ports": str(port),
+                                       "interval": "100ms", "timeout": "200ms",
+                                       "fall": FALL, "rise": RISE})
+    d.start()
+    wait_port(d, port, "up")
+    wait_for(lambda: d.status()["task"].get("state") == "RUNNING", timeout=15,
+             what="the running task polled")
+    host_route = f"{ns.target_ip}/32"
+    ctx.cleanups.append(lambda: run_cmd("ip", "route", "del", "unreachable", host_route,
+                                        check_rc=False))
+    for how in ("route", "icmp"):
+        seq = last_seq(d)
+        t0 = time.monotonic()
+        if how == "route":
+            # This host has no way there: connect() fails at once with EHOSTUNREACH.
+            run_cmd("ip", "route", "add", "unreachable", host_route)
+        else:
+            # A router on the way says the host is unreachable (ICMP type 3 code 1).
+            load_nft(ns, "sgfault", f"ip saddr {ns.host_ip} tcp dport {port} "
+                     "reject with icmp type host-unreachable")
+        p = wait_port(d, port, "down", error="unreachable")
+        took = time.monotonic() - t0
+        check(took <= FALL * INTERVAL + SLACK, f"{how}: down after {took:.2f} s")
+        ev = d.wait_event("target_down", since_seq=seq)
+        check(ev[0].get("port") == port or str(port) in ev[0]["message"], f"event {ev[0]}")
+        check(d.status()["target"]["state"] == "down", f"{how}: target not down")
+        if how == "route":
+            run_cmd("ip", "route", "del", "unreachable", host_route)
+        else:
+            ns.clear_rules()
+        p = wait_port(d, port, "up")
+        check(p["last_error"] is None, f"{how}: last_error {p['last_error']!r} once up")
+        d.wait_event("target_up", since_seq=ev[0]["seq"])
+    d.stop()
+
+
+# ------------------------------------------------------------------------------- the cloud
+
+@scenario("connection cut mid-body: a transfer error, not an answer; the last snapshot is kept "
+          "and polling recovers")
+def _(ctx):
+    sim = start_sim(ctx)
+    sim.set_task(progress=37)
+    d = cloud_daemon(ctx, sim).start()
+    wait_for(lambda: d.status()["task"].get("progress") == 37, timeout=15,
+             what="the task polled")
+    seq = sim.last_seq()
+    sim.fault("truncated", close=True, count=2)
+    sim.set_task(progress=55)  # what the cut answers carried; never seen whole
+    c = wait_cloud(d, lambda c: c["state"] == "unreachable" and c["last_error"], "a cut transfer")
+    check("bad response" not in c["last_error"], f"a cut body was parsed: {c['last_error']!r}")
+    check(d.status()["task"]["progress"] == 37, "a half answer replaced the snapshot")
+    wait_for(lambda: [e for e in api_requests(sim, seq) if e["fault"] is None
+                      and e["status"] == 200], timeout=20, what="a whole answer after the cuts")
+    cut = [e for e in api_requests(sim, seq) if e["fault"] == "truncated"]
+    check(len(cut) == 2, f"{len(cut)} cut answers")
+    wait_for(lambda: d.status()["task"]["progress"] == 55, timeout=10, what="the new progress")
+    c = wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok again")
+    check(c["errors"] >= 2, f"errors {c['errors']}")
+    d.stop()
+
+
+@scenario("a clock 20 minutes off: the gateway refuses (APIGW.0303); clock_skew and "
+          "cloud_auth_failed are raised once, status says why, and the cloud is left alone")
+def _(ctx):
+    sim = start_sim(ctx)
+    d = cloud_daemon(ctx, sim).start()
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok")
+    sim.fault("clock", skew_seconds=-1200)
+    skew = d.wait_event("clock_skew", timeout=15)[0]
+    check(abs(abs(skew.get("skew_seconds", 0)) - 1200) <= 5, f"skew in the event: {skew}")
+    auth = d.wait_event("cloud_auth_failed", timeout=15)[0]
+    check("APIGW.0303" in auth["message"], f"the refusal's code is not named: {auth}")
+    c = wait_cloud(d, lambda c: c["state"] == "auth_failed", "auth_failed in status")
+    check("APIGW.0303" in (c["last_error"] or ""), f"last_error {c['last_error']!r}")
+    refused = [e for e in api_requests(sim) if e["error_code"] == "APIGW.0303"]
+    check(len(refused) == 1, f"{len(refused)} refused requests, want 1 then silence")
+    seq = refused[-1]["seq"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        check(not api_requests(sim, seq), "a call after the gateway refused the clock")
+        time.sleep(0.2)
+    check(event_count(d, "clock_skew") == 1 and event_count(d, "cloud_auth_failed") == 1,
+          "an event raised twice")
+    d.stop()
+
+
+if __name__ == "__main__":
+    main()
