@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -217,6 +218,105 @@ def _(ctx):
         time.sleep(0.2)
     check(event_count(d, "clock_skew") == 1 and event_count(d, "cloud_auth_failed") == 1,
           "an event raised twice")
+    d.stop()
+
+
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy on loopback that tunnels bytes and counts its tunnels."""
+
+    def __init__(self, port):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(16)
+        self.tunnels = []
+        self.closed = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(c,), daemon=True).start()
+
+    def _tunnel(self, c):
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 8192:
+            chunk = c.recv(4096)
+            if not chunk:
+                c.close()
+                return
+            head += chunk
+        line = head.split(b"\r\n", 1)[0].decode(errors="replace").split()
+        if len(line) < 2 or line[0] != "CONNECT":
+            c.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            c.close()
+            return
+        host, port = line[1].rsplit(":", 1)
+        self.tunnels.append(line[1])
+        try:
+            up = socket.create_connection((host, int(port)), timeout=5)
+        except OSError:
+            c.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            c.close()
+            return
+        c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        rest = head.split(b"\r\n\r\n", 1)[1]
+        if rest:
+            up.sendall(rest)
+
+        def pump(a, b):
+            try:
+                while True:
+                    data = a.recv(65536)
+                    if not data:
+                        break
+                    b.sendall(data)
+            except OSError:
+                pass
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        threading.Thread(target=pump, args=(up, c), daemon=True).start()
+        pump(c, up)
+        c.close()
+        up.close()
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+@scenario("proxy down: nothing reaches the cloud, status names the proxy's refusal; once the "
+          "proxy answers, every call goes through it")
+def _(ctx):
+    sim = start_sim(ctx)
+    pport = free_port()
+    d = cloud_daemon(ctx, sim, cloud={"proxy": f"http://127.0.0.1:{pport}"})
+    for k in ("no_proxy", "NO_PROXY"):
+        d.env.pop(k, None)
+    d.start()
+    c = wait_cloud(d, lambda c: c["state"] == "unreachable" and c["last_error"],
+                   "unreachable through a closed proxy")
+    check("connect: proxy: " in c["last_error"] and str(pport) in c["last_error"],
+          f"last_error does not name the refused proxy: {c['last_error']!r}")
+    check(f"connect: proxy: " in d.log(), "the log does not name the proxy")
+    check(sim.requests() == [], "a request reached the cloud around the proxy")
+    check(d.status()["task"].get("polled_at") is None, "a task was polled without the proxy")
+    proxy = ConnectProxy(pport)
+    ctx.cleanups.append(proxy.close)
+    # A local signal (check) polls at once rather than waiting out the backoff.
+    rc, out, err = d.ctl("check")
+    check(rc == 0, f"check: {rc} {err}")
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok through the proxy", timeout=20)
+    check(proxy.tunnels and all(t == f"127.0.0.1:{sim.port}" for t in proxy.tunnels),
+          f"tunnels {proxy.tunnels}")
+    check(api_requests(sim) and all(e["status"] == 200 for e in api_requests(sim)),
+          "the calls through the proxy were not all answered")
     d.stop()
 
 
