@@ -13,7 +13,8 @@ Command line (stable):
   (quiet unless -v). SIGTERM or SIGINT stops it (exit 0).
 
 TLS (default; --http serves plain HTTP): DIR gets, when missing, ca.crt/ca.key (the test CA),
-server.crt/server.key (signed by it; SANs 127.0.0.1, ::1, localhost) and wrong-ca.crt/
+server.crt/server.key (signed by it; SANs 127.0.0.1, ::1, localhost and sms.smssim.invalid,
+a name that never resolves through DNS, for tests that map it in a hosts file) and wrong-ca.crt/
 wrong-ca.key (an unrelated CA, for "a wrong CA is refused" tests). Made with `openssl`.
 
 Signed API (every request must carry a valid SDK-HMAC-SHA256 signature, reference §7):
@@ -212,7 +213,7 @@ def gen_certs(d):
                 f.write("basicConstraints=critical,CA:FALSE\n"
                         "keyUsage=critical,digitalSignature\n"
                         "extendedKeyUsage=serverAuth\n"
-                        "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n")
+                        "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:sms.smssim.invalid\n")
             _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                      "-nodes", "-keyout", "server.key.tmp", "-out", "server.csr",
                      "-subj", "/O=smsguard tests/CN=localhost", cwd=d)
