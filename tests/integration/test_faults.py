@@ -320,5 +320,211 @@ def _(ctx):
     d.stop()
 
 
+
+def resolver_files(ctx, ns):
+    """/etc/netns/NAME: what `ip netns exec` mounts over /etc inside the namespace.
+
+    Names come from the hosts file, else from a name server on the namespace's own loopback
+    where nothing listens: no query ever leaves the namespace (nsswitch without resolved or
+    mdns, which would ask the host's resolver)."""
+    etc = os.path.join("/etc/netns", ns.name)
+    os.makedirs(etc)
+    ctx.cleanups.append(lambda: shutil.rmtree(etc, ignore_errors=True))
+    for name, text in (("resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"),
+                       ("nsswitch.conf", "hosts: files dns\n"),
+                       ("hosts", "127.0.0.1 localhost\n")):
+        with open(os.path.join(etc, name), "w") as f:
+            f.write(text)
+    return os.path.join(etc, "hosts")
+
+
+@scenario("DNS failure for the endpoint: status says the name does not resolve, probes go on; "
+          "polling resumes by itself once it resolves")
+def _(ctx):
+    need_netns()
+    name = "sms.smssim.invalid"  # in the simulator's certificate; never sent to a DNS server
+    ns = NetNS(ctx, name="sgfd", subnet_prefix="10.216.%d" % random.randrange(1, 250))
+    hosts = resolver_files(ctx, ns)
+    sim = start_sim(ctx, listen=ns.host_ip)
+    d = cloud_daemon(ctx, sim, cloud={"endpoint": f"https://{name}:{sim.port}"},
+                     target={"address": "127.0.0.1", "ports": "1", "interval": "100ms",
+                             "timeout": "100ms"})
+    d.prefix = ["ip", "netns", "exec", ns.name]  # the daemon lives in the namespace
+    d.start()
+    c = wait_cloud(d, lambda c: c["state"] == "unreachable" and "resolve" in (c["last_error"] or ""),
+                   "a resolver failure in status")
+    check(name in c["last_error"], f"last_error does not name the host: {c['last_error']!r}")
+    check(sim.requests() == [], "a request reached the simulator without a name")
+    wait_for(lambda: (port_entry(d, 1) or {}).get("probes", 0) >= 10, timeout=10,
+             what="probes going on")
+    with open(hosts, "a") as f:  # in place: the bind mount keeps the inode
+        f.write(f"{ns.host_ip} {name}\n")
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok once the name resolves", timeout=30)
+    check(d.status()["task"].get("state") == "RUNNING", "the task was not polled")
+    d.stop()
+
+
+@scenario("credentials file replaced: a rotated key is refused (cloud_auth_failed), the new file "
+          "is taken at reload and used at once; a loose new file is refused and the old kept")
+def _(ctx):
+    sim = start_sim(ctx)
+    d = cloud_daemon(ctx, sim).start()
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok")
+    new_ak, new_sk = "ROTATEDAK7Q2W3E4R5T6", "rotatedSecretKey0123456789abcdefghijklmn"
+    sim.set_keys(new_ak, new_sk)  # IAM: the old key is deleted
+    d.wait_event("cloud_auth_failed", timeout=10)
+    wait_cloud(d, lambda c: c["state"] == "auth_failed", "auth_failed")
+    # The new file is written beside and renamed over the old one, as tools do.
+    tmp = d.creds + ".new"
+    with open(tmp, "w") as f:
+        f.write(f"ak={new_ak}\nsk={new_sk}\n")
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, d.creds)
+    rc, out, err = d.ctl("reload")
+    check(rc == 2 and "too open" in err, f"a loose credentials file was taken: {rc} {err!r}")
+    check(cloud(d)["state"] == "auth_failed", "the refused reload changed the cloud state")
+    os.chmod(d.creds, 0o600)
+    seq = sim.last_seq()
+    rc, out, err = d.ctl("reload")
+    check(rc == 0, f"reload: {rc} {err!r}")
+    # The 5-minute silence was for the old key: the new one is used at once.
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok with the new key", timeout=10)
+    after = api_requests(sim, seq)
+    check(after and all(e["status"] == 200 and e["auth_error"] is None for e in after),
+          f"calls after the reload: {[(e['status'], e['auth_error']) for e in after]}")
+    d.wait_log("new credentials: the 401 silence is lifted")
+    d.stop()
+    no_secret_in_log(d, new_sk, new_ak)
+
+
+@scenario("configuration reload with a broken file (cut mid-line, binary junk, a directory, "
+          "gone): each refused with the reason, the old configuration keeps working")
+def _(ctx):
+    sim = start_sim(ctx)
+    port = free_port()
+    tgt = FakeTarget("127.0.0.1", [port]).start()
+    ctx.cleanups.append(tgt.stop)
+    d = cloud_daemon(ctx, sim, target={"address": "127.0.0.1", "ports": str(port),
+                                       "interval": "100ms", "timeout": "100ms"},
+                     recovery={"budget": "7/1h"}).start()
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok")
+    wait_port(d, port, "up")
+    good = open(d.conf).read()
+    cut = good[:good.index("[target]") + 12]  # "[target]\nadd": a key with no '='
+    broken = [("cut mid-line", lambda: open(d.conf, "w").write(cut), f"{d.conf}:"),
+              ("binary junk", lambda: open(d.conf, "wb").write(b"\x00\xff[daemon\x01\n" * 64),
+               f"{d.conf}:"),
+              ("a directory", lambda: (os.unlink(d.conf), os.mkdir(d.conf)), d.conf),
+              ("gone", lambda: os.rmdir(d.conf), d.conf)]
+    for what, breakit, where in broken:
+        breakit()
+        rc, out, err = d.ctl("reload")
+        check(rc == 2 and where in err, f"{what}: reload said {rc} {err!r}")
+    d.send_signal(signal.SIGHUP)  # the same refusal by signal, with the file still gone
+    wait_for(lambda: d.log().count("reload failed, keeping the running configuration") >= 5,
+             timeout=10, what="five refusals in the log")
+    seq, probes = sim.last_seq(), port_entry(d, port)["probes"]
+    st = d.status()
+    check(st["recovery"]["budget"] == 7, f"the budget changed: {st['recovery']}")
+    # Still working on the old configuration: polls every second, probes every 100 ms.
+    wait_for(lambda: len(api_requests(sim, seq)) >= 3, timeout=10, what="three polls")
+    wait_for(lambda: port_entry(d, port)["probes"] >= probes + 20, timeout=10,
+             what="20 probes")
+    with open(d.conf, "w") as f:
+        f.write(good.replace("budget = 7/1h", "budget = 8/1h"))
+    rc, out, err = d.ctl("reload")
+    check(rc == 0 and d.status()["recovery"]["budget"] == 8, f"good reload: {rc} {err!r}")
+    d.stop()
+
+
+# One flooding client process: connects again and again, each time sending a burst of requests
+# (some junk) and reading a little; prints how many connections it made.
+FLOOD = r"""
+import socket, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+burst = (b'{"cmd":"status"}\n{"cmd":"metrics"}\n{"cmd":"events","args":{"n":50}}\n'
+         b'{not json\n{"cmd":"nope"}\n') * 4
+n = 0
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect(path)
+        s.sendall(burst)
+        s.recv(65536)
+        n += 1
+    except OSError:
+        pass
+    finally:
+        s.close()
+print(n)
+"""
+
+
+class AcceptLog:
+    """A listener that accepts, notes the time and closes: the probes' cadence, seen from outside."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.times = []
+        self.closed = False
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.times.append(time.monotonic())
+            c.close()
+
+    def between(self, a, b):
+        return [t for t in self.times if a <= t <= b]
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+@scenario("control socket flood: probes keep their cadence and polls theirs while many clients "
+          "hammer the socket; the daemon answers and frees everything afterwards")
+def _(ctx):
+    sim = start_sim(ctx)
+    lst = AcceptLog()
+    ctx.cleanups.append(lst.close)
+    d = cloud_daemon(ctx, sim, target={"address": "127.0.0.1", "ports": str(lst.port),
+                                       "interval": "100ms", "timeout": "100ms"}).start()
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok")
+    wait_port(d, lst.port, "up")
+    fds = len(os.listdir(f"/proc/{d.proc.pid}/fd"))
+    seconds, seq = 8.0, sim.last_seq()
+    t0, t0_wall = time.monotonic(), time.time()
+    procs = [subprocess.Popen([sys.executable, "-c", FLOOD, d.socket, str(seconds)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        ctx.cleanups.append(lambda p=p: p.poll() is None and (p.kill(), p.wait()))
+    clients = sum(int(p.communicate(timeout=seconds + 60)[0] or 0) for p in procs)
+    t1 = time.monotonic()
+    seen = lst.between(t0 + 0.5, t1 - 0.5)
+    span = (t1 - 0.5) - (t0 + 0.5)
+    gaps = [b - a for a, b in zip(seen, seen[1:])]
+    polls = [e for e in api_requests(sim, seq) if t0_wall <= e["time"] <= t0_wall + t1 - t0]
+    print(f"# flood: {clients} clients in {t1 - t0:.1f} s; {len(seen)} probes in {span:.1f} s "
+          f"(max gap {max(gaps) * 1000:.0f} ms); {len(polls)} polls", flush=True)
+    check(clients >= 100, f"only {clients} clients: not a flood")
+    check(len(seen) >= 0.6 * span / INTERVAL, f"{len(seen)} probes in {span:.1f} s")
+    check(max(gaps) <= 10 * INTERVAL, f"a {max(gaps):.2f} s gap between probes")
+    check(len(polls) >= 0.6 * (t1 - t0), f"{len(polls)} polls in {t1 - t0:.1f} s")
+    check(d.try_status() is not None, "no status after the flood")
+    wait_for(lambda: len(os.listdir(f"/proc/{d.proc.pid}/fd")) <= fds + 2, timeout=10,
+             what="descriptors back")
+    d.stop()
+
+
 if __name__ == "__main__":
     main()
