@@ -321,6 +321,44 @@ def _(ctx):
 
 
 
+@scenario("SMS API down: unreachable in status at once, cloud_unreachable raised once after a "
+          "minute, calls back off, probes keep their cadence, polling resumes when it answers")
+def _(ctx):
+    sim = start_sim(ctx)
+    port = free_port()
+    tgt = FakeTarget("127.0.0.1", [port]).start()
+    ctx.cleanups.append(tgt.stop)
+    d = cloud_daemon(ctx, sim, target={"address": "127.0.0.1", "ports": str(port),
+                                       "interval": "100ms", "timeout": "100ms"}).start()
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok")
+    wait_port(d, port, "up")
+    probes0 = port_entry(d, port)["probes"]
+    t0 = time.monotonic()
+    sim.stop()  # nothing listens there now: every call is refused
+    c = wait_cloud(d, lambda c: c["state"] == "unreachable" and "connect" in (c["last_error"] or ""),
+                   "unreachable in status")
+    check(c["errors"] >= 1, f"errors {c['errors']}")
+    ev = d.wait_event("cloud_unreachable", timeout=90)
+    took = time.monotonic() - t0
+    # A minute after the first failed call (one poll after the stop), not a doubled wait later.
+    check(58 <= took <= 75, f"cloud_unreachable {took:.0f} s after the API went down")
+    check("connect" in ev[0]["message"], f"the event does not say why: {ev[0]['message']!r}")
+    c = cloud(d)
+    # 1 s doubling to 64 s in a minute: a handful of calls, not one a second.
+    check(c["errors"] <= 10, f"{c['errors']} calls in {took:.0f} s: no backoff")
+    probes = port_entry(d, port)["probes"] - probes0
+    check(probes >= 0.5 * took / INTERVAL, f"{probes} probes in {took:.0f} s at {INTERVAL} s")
+    check(port_entry(d, port)["state"] == "up", "the target suffered from the cloud's outage")
+    sim.start()  # the same port again
+    # The backoff is a minute long by now: a local signal (check) polls at once.
+    rc, out, err = d.ctl("check")
+    check(rc == 0, f"check: {rc} {err}")
+    wait_cloud(d, lambda c: c["state"] == "ok", "cloud ok again")
+    d.wait_log("the cloud answers again")
+    check(event_count(d, "cloud_unreachable") == 1, "cloud_unreachable raised twice")
+    d.stop()
+
+
 def resolver_files(ctx, ns):
     """/etc/netns/NAME: what `ip netns exec` mounts over /etc inside the namespace.
 
