@@ -524,6 +524,12 @@ resume_when_ready(struct ctx *c)
 		    "agent state unknown: waiting to see it before resuming");
 		return;
 	}
+	/* SMS would fail it again at once: a stopped agent sends no heartbeat. */
+	if (in->agent_stopped) {
+		set_reason(c, POLICY_HEALTH_DEGRADED,
+		    "agent stopped (SIGSTOP or a debugger): resuming once it runs again");
+		return;
+	}
 	if (in->target == PORT_DOWN) {
 		target_text(c, text, sizeof(text));
 		set_reason(c, POLICY_HEALTH_DEGRADED, "%s", text);

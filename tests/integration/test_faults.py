@@ -564,5 +564,99 @@ def _(ctx):
     d.stop()
 
 
+# ------------------------------------------------------------- a migration with an agent
+
+TASK_ID = "6a1e0c3d-4b2f-4e8a-9d7c-5f3b2a1c0e99"
+
+
+class World:
+    """smssim with one simulated RUNNING task, its target port on loopback, the fake agent
+    (started) and a daemon pointed at all three. The link is cut by stopping the target."""
+
+    def __init__(self, ctx, task=None, agent=None, recovery=None):
+        if is_root() and not harness.pids_isolated():
+            raise Skip("no PID namespace of our own: another linuxmain could be watched")
+        self.ctx = ctx
+        tmp = tmpdir(ctx, "sgfw-")
+        self.port = free_port()
+        self.tgt = None
+        self.restore()
+        t = {"id": TASK_ID, "type": "MIGRATE_FILE", "os_type": "LINUX", "state": "RUNNING",
+             "migration_ip": "127.0.0.1", "port_map": {"22": self.port}, "rate": 0.3,
+             "fail_after": 1.0, "agent_timeout": 0,
+             "source_server": {"id": "5c3e1a2b-0d4f-4a6b-8c9d-7e0f1a2b3c4d", "ip": "127.0.0.1",
+                               "name": "faultsrc"}}
+        t.update(task or {})
+        self.sim = Sim(os.path.join(tmp, "sim"), ak=TEST_AK, sk=TEST_SK, tasks=[t]).start()
+        ctx.cleanups.append(self.sim.stop)
+        self.agent = FakeAgent(os.path.join(tmp, "SMS-Agent"), self.sim, task_id=TASK_ID)
+        self.agent.install()
+        ctx.cleanups.append(self.agent.stop)
+        r = self.agent.start()
+        check(r.returncode == 0, f"startup.sh failed: {r.stdout}")
+        a = {"process": "linuxmain", "restart": "never", "restart_timeout": "20s"}
+        a.update(agent or {})
+        rec = {"settle": "1s", "budget": "6/1h", "backoff": "1s..4s", "confirm": "5s"}
+        rec.update(recovery or {})
+        self.d = ctx.daemon(config={
+            "cloud": {"endpoint": self.sim.url, "ca_file": self.sim.ca_file, "timeout": "2s"},
+            "task": {"id": TASK_ID, "poll": "1s", "poll_idle": "5s"},
+            "target": {"address": "127.0.0.1", "ports": str(self.port), "interval": "100ms",
+                       "timeout": "200ms", "fall": FALL, "rise": RISE},
+            "agent": a, "recovery": rec})
+
+    def cut(self):
+        self.tgt.stop()
+
+    def restore(self):
+        self.tgt = FakeTarget("127.0.0.1", [self.port]).start()
+        self.ctx.cleanups.append(self.tgt.stop)
+
+    def steady(self, timeout=20):
+        return wait_for(lambda: (lambda s: s if s["task"].get("state") == "RUNNING"
+                                 and s["target"]["state"] == "up"
+                                 and s["agent"]["state"] == "running" else None)(
+            self.d.status()), timeout=timeout, what="RUNNING task, target up, agent running")
+
+    def starts(self, since=0):
+        return self.sim.actions("start", since)
+
+    def polls(self, since=0):
+        return [e for e in self.sim.requests(since) if e["api"] == "ShowTask"]
+
+    def wait_polls(self, n, since, timeout=20):
+        wait_for(lambda: len(self.polls(since)) >= n, timeout=timeout, what=f"{n} task polls")
+
+
+@scenario("agent hung (SIGSTOP): not taken for dead nor restarted, its task's failure not resumed "
+          "into it; once it runs again (SIGCONT) the task is resumed once")
+def _(ctx):
+    w = World(ctx, task={"agent_timeout": 2.0}, agent={"restart": "when-dead"})
+    w.d.start()
+    w.steady()
+    seq0, ev0 = w.sim.last_seq(), last_seq(w.d)
+    pid = w.agent.pid()
+    os.kill(pid, signal.SIGSTOP)
+    ctx.cleanups.append(lambda: w.agent.pid() and os.kill(pid, signal.SIGCONT))
+    # No heartbeat: SMS fails the task with SMS.0807 (a network code).
+    w.sim.wait_task("MIGRATE_FAIL", timeout=15)
+    wait_for(lambda: w.d.status()["task"].get("state") == "MIGRATE_FAIL", timeout=10,
+             what="smsguard sees MIGRATE_FAIL")
+    w.wait_polls(6, w.sim.last_seq(), timeout=30)
+    st = w.d.status()
+    check(w.starts(seq0) == [], f"resumed into a stopped agent: {len(w.starts(seq0))} starts")
+    check(st["agent"]["pid"] == pid and st["agent"]["restarts"] == 0,
+          f"a stopped agent was taken for dead: {st['agent']}")
+    check(w.agent.pid() == pid, "the stopped agent was replaced")
+    check("stopped" in st["recovery"]["reason"], f"reason {st['recovery']['reason']!r}")
+    os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: w.starts(seq0), timeout=20, what="a start once the agent runs again")
+    w.sim.wait_task("RUNNING", timeout=10)
+    w.d.wait_event("task_running", since_seq=ev0, timeout=15)
+    w.wait_polls(3, w.sim.last_seq())
+    check(len(w.starts(seq0)) == 1, f"{len(w.starts(seq0))} starts")
+    w.d.stop()
+
+
 if __name__ == "__main__":
     main()

@@ -569,6 +569,23 @@ test_cloud_unreachable_holds_the_resume(void **state)
 }
 
 static void
+test_a_stopped_agent_holds_the_resume_until_it_runs(void **state)
+{
+	struct fx *f = *state;
+
+	f->in.agent_stopped = true;
+	fail_seen(f, "SMS.0807");
+	fresh_up_and_settled(f);
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+	assert_true(has_text(f->out.reason, "agent stopped"));
+	assert_int_equal(f->out.health, POLICY_HEALTH_DEGRADED);
+	f->in.agent_stopped = false;
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
+}
+
+static void
 test_cloud_auth_failure_needs_a_person(void **state)
 {
 	struct fx *f = *state;
@@ -1674,6 +1691,7 @@ main(void)
 	    T(test_resume_waits_while_agent_state_unknown),
 	    T(test_resume_off_never_resumes),
 	    T(test_cloud_unreachable_holds_the_resume),
+	    T(test_a_stopped_agent_holds_the_resume_until_it_runs),
 	    T(test_cloud_auth_failure_needs_a_person),
 	    T(test_agent_auto_recovery_mid_retry_holds),
 	    T(test_agent_auto_recovery_window_passed_resumes),
