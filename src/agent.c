@@ -503,8 +503,14 @@ restart_finish(struct agent *ag, int result)
 	ag->last_exit_status = ag->exit_status;
 	if (result == 0)
 		log_info("agent restarted (pid %d)", (int)ag->pid);
+	else if (result == -EIO && ag->exit_status != 0)
+		log_warnx("agent restart failed: the command exited with status %lld",
+		    (long long)ag->exit_status);
 	else
-		log_warnx("agent restart failed: %s", strerror(-result));
+		log_warnx("agent restart failed: %s",
+		    result == -ETIMEDOUT   ? "the command timed out"
+		        : result == -ESRCH ? "no agent process appeared"
+		                           : "the command failed");
 	agent_report(ag);
 	if (cb != NULL)
 		cb(ag->restart_arg, result);
@@ -540,12 +546,17 @@ restart_done(void *arg, const struct runner_result *res)
 		return;
 	}
 	agent_rescan(ag);
-	if (ag->state == AGENT_RUNNING) {
-		restart_finish(ag, 0);
-		return;
-	}
+	/*
+	 * The command's word first: startup.sh starts linuxmain before SMS has
+	 * checked the AK/SK, and exits 1 when it is refused (SMS.0202); the
+	 * process seen meanwhile is about to go.
+	 */
 	if (res->exit_status != 0 || res->term_signal != 0) {
 		restart_finish(ag, -EIO);
+		return;
+	}
+	if (ag->state == AGENT_RUNNING) {
+		restart_finish(ag, 0);
 		return;
 	}
 	/* It said it started the agent: give the process time to show up. */

@@ -179,7 +179,8 @@ check_restart(struct ctx *c)
 	}
 	if (st->restart_phase == POLICY_RESTART_NONE)
 		return;
-	if (in->agent == AGENT_RUNNING) {
+	/* Not while the command runs: an agent it started may go again when it fails. */
+	if (in->agent == AGENT_RUNNING && !in->agent_restart_in_flight) {
 		cJSON *d = task_details(c);
 
 		budget_finish(&st->budget, BUDGET_RESTART_AGENT, BUDGET_OK, c->now, in->jitter);

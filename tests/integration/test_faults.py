@@ -658,5 +658,45 @@ def _(ctx):
     w.d.stop()
 
 
+@scenario("agent restart script failing: each failure reported, attempts spaced by the backoff "
+          "and held to the budget, exhausted once; after a fixed config and resume it works")
+def _(ctx):
+    w = World(ctx, agent={"restart": "when-dead"},
+              recovery={"budget": "3/1h", "backoff": "1s..2s"})
+    # startup.sh reaches SMS with a wrong SK: SMS.0202, exit 1.
+    w.d.update({"agent": {"restart_answers": "y\\n{ak}\\nnotTheSecretKey\\n" + w.sim.domain}})
+    w.d.start()
+    w.steady()
+    ev0 = last_seq(w.d)
+    w.agent.kill()
+    ex = w.d.wait_event("recovery_exhausted", since_seq=ev0, timeout=60)
+    a = w.d.status()["agent"]
+    check(a["state"] == "dead" and a["last_restart"]["result"] == "failed",
+          f"agent after failed restarts: {a}")
+    check(a["restarts"] == 3, f"{a['restarts']} attempts, budget 3")
+    fails = [e for e in w.d.events() if e["seq"] > ev0 and e["type"] == "agent_down"
+             and "restart failed" in e["message"]]
+    check(len(fails) >= 2, f"failed restarts not reported: {[e['message'] for e in fails]}")
+    times = [e["time_ms"] / 1000 for e in fails]
+    check(all(b - a >= 0.9 for a, b in zip(times, times[1:])), f"no backoff: {times}")
+    time.sleep(3)  # the window for a fourth attempt, had the budget not held it
+    check(w.d.status()["agent"]["restarts"] == 3, "a restart past the budget")
+    check(len(ex) == 1 and event_count(w.d, "recovery_exhausted") == 1,
+          "recovery_exhausted not raised exactly once")
+    # A person fixes the answers and resumes: the next restart works.
+    w.d.update({"agent": {"restart_answers": "y\\n{ak}\\n{sk}\\n" + w.sim.domain}})
+    w.d.write_config()
+    rc, out, err = w.d.ctl("reload")
+    check(rc == 0, f"reload: {rc} {err}")
+    rc, out, err = w.d.ctl("resume")
+    check(rc == 0, f"resume: {rc} {err}")
+    wait_for(lambda: (lambda a: a if a["state"] == "running" and a["last_restart"]
+                      and a["last_restart"]["result"] == "ok" else None)(w.d.status()["agent"]),
+             timeout=45, what="the agent restarted with the right answers")
+    check(w.agent.alive(), "no linuxmain after the good restart")
+    w.d.stop()
+    no_secret_in_log(w.d, "notTheSecretKey")
+
+
 if __name__ == "__main__":
     main()
