@@ -564,6 +564,78 @@ def _(ctx):
     d.stop()
 
 
+# ---------------------------------------------------------------------------- the state
+
+def small_fs(ctx, path, size="256k"):
+    """A tmpfs of its own at path (state_dir), gone with the suite's mount namespace."""
+    if not is_root() or not harness.pids_isolated():
+        raise Skip("needs root and a mount namespace of our own to mount a small file system")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    run_cmd("mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "sgfaults", path)
+    ctx.cleanups.append(lambda: run_cmd("umount", "-l", path, check_rc=False))
+
+
+def fill(path):
+    """Writes a file in path until the file system is full."""
+    fd = os.open(os.path.join(path, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as e:
+        check(e.errno == 28, f"filling {path}: {e}")  # ENOSPC
+    finally:
+        os.close(fd)
+
+
+def saved(d):
+    with open(os.path.join(d.state_dir, "state.json")) as f:
+        return json.load(f)  # whole, or this raises
+
+
+def state_fault(ctx, what, break_it, mend):
+    """The state dir breaks (break_it) while a pause is made; the daemon goes on, says why,
+    keeps the old file whole, and writes the pause once mend() gave the disk back."""
+    d = ctx.daemon()
+    small_fs(ctx, d.state_dir)
+    d.start()
+    wait_for(lambda: os.path.exists(os.path.join(d.state_dir, "state.json")), timeout=10,
+             what="state.json written")
+    break_it(d.state_dir)
+    rc, out, err = d.ctl("pause")
+    check(rc == 0 and d.status()["paused"] is True, f"pause: {rc} {err}")
+    d.wait_log(f"cannot write {d.state_dir}/state.json: {what}")
+    d.wait_log("the state is kept in memory")
+    check(saved(d)["recovery"].get("paused") is not True, "the failed write reached the file")
+    # Keeps running: status, probes and more failed writes (warned once, not every second).
+    probes = port_entry(d, 1)["probes"]
+    wait_for(lambda: port_entry(d, 1)["probes"] >= probes + 10, timeout=10, what="probes")
+    check(d.log().count("cannot write") == 1, "the same failure was logged more than once")
+    mend(d.state_dir)
+    # Written again by itself, with no new change to prompt it.
+    wait_for(lambda: saved(d)["recovery"].get("paused") is True, timeout=10,
+             what="the pause written once the disk allows")
+    d.wait_log(f"wrote {d.state_dir}/state.json again")
+    d.kill9()
+    d.start()
+    check(d.status()["paused"] is True, "the pause was lost across kill -9")
+    d.stop()
+
+
+@scenario("state directory full: a clear error, the daemon keeps running on its state in memory, "
+          "the file stays whole, and the state is written by itself once space returns")
+def _(ctx):
+    state_fault(ctx, "No space left on device", fill,
+                lambda path: os.unlink(os.path.join(path, "filler")))
+
+
+@scenario("state directory read-only: a clear error, the daemon keeps running, and the state is "
+          "written by itself once the directory is writable again")
+def _(ctx):
+    state_fault(ctx, "Read-only file system",
+                lambda path: run_cmd("mount", "-o", "remount,ro", path),
+                lambda path: run_cmd("mount", "-o", "remount,rw", path))
+
+
 # ------------------------------------------------------------- a migration with an agent
 
 TASK_ID = "6a1e0c3d-4b2f-4e8a-9d7c-5f3b2a1c0e99"
