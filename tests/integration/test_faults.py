@@ -9,7 +9,7 @@ settle 1 s.
 
 As root the suite runs in PID and mount namespaces of its own (so the fake agents are the only
 linuxmain it sees, and the small file systems it mounts vanish with it); rows that need root
-(network namespaces, mounts, another user) are reported as SKIP without it.
+(network namespaces, mounts) are reported as SKIP without it.
 """
 
 import json
@@ -31,8 +31,8 @@ import harness  # noqa: E402
 
 harness.isolate_pids(__file__)
 
-from harness import (TEST_AK, TEST_SK, Fail, NetNS, Skip, check, ctl_raw, free_port,  # noqa: E402
-                     is_root, main, run_cmd, scenario, wait_for)
+from harness import (TEST_AK, TEST_SK, NetNS, Skip, check, free_port, is_root,  # noqa: E402
+                     main, run_cmd, scenario, wait_for)
 from simctl import FakeAgent, FakeTarget, Sim  # noqa: E402
 
 INTERVAL = 0.1  # s, [target] interval
@@ -154,7 +154,7 @@ def _(ctx):
             # A router on the way says the host is unreachable (ICMP type 3 code 1).
             load_nft(ns, "sgfault", f"ip saddr {ns.host_ip} tcp dport {port} "
                      "reject with icmp type host-unreachable")
-        p = wait_port(d, port, "down", error="unreachable")
+        wait_port(d, port, "down", error="unreachable")
         took = time.monotonic() - t0
         check(took <= FALL * INTERVAL + SLACK, f"{how}: down after {took:.2f} s")
         ev = d.wait_event("target_down", since_seq=seq)
