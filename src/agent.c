@@ -70,6 +70,7 @@ struct agent {
 	enum agent_state state;
 	pid_t pid;
 	int64_t since_wall_ms;
+	bool stopped; /* the running agent is stopped (agent_proc_stopped) */
 	struct pidwatch *pw;
 	bool pidfd_missing; /* the kernel said ENOSYS: scan instead */
 
@@ -170,6 +171,7 @@ agent_report(struct agent *ag)
 
 	a->state = ag->state;
 	a->since_ms = ag->since_wall_ms;
+	a->stopped = ag->state == AGENT_RUNNING && ag->stopped;
 	a->home_known = agent_home(ag) != NULL;
 	a->restart_possible = a->home_known || ag->cfg->restart_argc > 0;
 	a->restart_running = ag->rs != NULL;
@@ -290,6 +292,7 @@ agent_adopt(struct agent *ag, pid_t pid)
 	ag->pid = pid;
 	ag->state = AGENT_RUNNING;
 	ag->since_wall_ms = util_wall_ms();
+	ag->stopped = agent_proc_stopped(pid);
 	pidwatch_start(ag);
 	/* Comm and pidfd raced the process's exit: make sure the pidfd is for a live agent. */
 	if (ag->pw != NULL && (!agent_proc_matches(pid, ag->name) || !agent_proc_trusted(pid))) {
@@ -306,6 +309,28 @@ agent_adopt(struct agent *ag, pid_t pid)
 	agent_report(ag);
 }
 
+/*
+ * A stopped agent (SIGSTOP, a debugger) is alive but sends SMS no heartbeat:
+ * a resume into it would fail again. No signal tells of a stop, so each scan
+ * looks; a change is reported like any other.
+ */
+static void
+agent_check_stopped(struct agent *ag)
+{
+	bool stopped = agent_proc_stopped(ag->pid);
+
+	if (stopped == ag->stopped)
+		return;
+	ag->stopped = stopped;
+	if (stopped)
+		log_warnx("agent %s (pid %d) is stopped (SIGSTOP or a debugger): it does no work "
+		          "until it is continued",
+		    ag->name, (int)ag->pid);
+	else
+		log_info("agent %s (pid %d) runs again", ag->name, (int)ag->pid);
+	agent_report(ag);
+}
+
 /* Brings the state up to date with /proc. */
 static void
 agent_rescan(struct agent *ag)
@@ -316,10 +341,10 @@ agent_rescan(struct agent *ag)
 		return;
 	/* A pidfd tells us of the exit; without one, check the known pid is still the agent. */
 	if (ag->state == AGENT_RUNNING) {
-		if (ag->pw != NULL)
+		if (ag->pw != NULL || agent_proc_matches(ag->pid, ag->name)) {
+			agent_check_stopped(ag);
 			return;
-		if (agent_proc_matches(ag->pid, ag->name))
-			return;
+		}
 		agent_set_dead(ag);
 	}
 	pid = agent_proc_find(ag->name, &ag->refused);
@@ -478,8 +503,14 @@ restart_finish(struct agent *ag, int result)
 	ag->last_exit_status = ag->exit_status;
 	if (result == 0)
 		log_info("agent restarted (pid %d)", (int)ag->pid);
+	else if (result == -EIO && ag->exit_status != 0)
+		log_warnx("agent restart failed: the command exited with status %lld",
+		    (long long)ag->exit_status);
 	else
-		log_warnx("agent restart failed: %s", strerror(-result));
+		log_warnx("agent restart failed: %s",
+		    result == -ETIMEDOUT   ? "the command timed out"
+		        : result == -ESRCH ? "no agent process appeared"
+		                           : "the command failed");
 	agent_report(ag);
 	if (cb != NULL)
 		cb(ag->restart_arg, result);
@@ -515,12 +546,17 @@ restart_done(void *arg, const struct runner_result *res)
 		return;
 	}
 	agent_rescan(ag);
-	if (ag->state == AGENT_RUNNING) {
-		restart_finish(ag, 0);
-		return;
-	}
+	/*
+	 * The command's word first: startup.sh starts linuxmain before SMS has
+	 * checked the AK/SK, and exits 1 when it is refused (SMS.0202); the
+	 * process seen meanwhile is about to go.
+	 */
 	if (res->exit_status != 0 || res->term_signal != 0) {
 		restart_finish(ag, -EIO);
+		return;
+	}
+	if (ag->state == AGENT_RUNNING) {
+		restart_finish(ag, 0);
 		return;
 	}
 	/* It said it started the agent: give the process time to show up. */
@@ -747,6 +783,7 @@ agent_status_json(const struct agent *ag, cJSON *o)
 	else
 		cJSON_AddNullToObject(o, "pid");
 	cJSON_AddNumberToObject(o, "restarts", ag->restarts);
+	cJSON_AddBoolToObject(o, "stopped", ag->state == AGENT_RUNNING && ag->stopped);
 	cJSON_AddStringToObject(o, "process", ag->name);
 	if (home != NULL)
 		cJSON_AddStringToObject(o, "home", home);

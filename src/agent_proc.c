@@ -113,6 +113,15 @@ proc_stat(pid_t pid, char *state, pid_t *ppid)
 	return 0;
 }
 
+bool
+agent_proc_stopped(pid_t pid)
+{
+	pid_t ppid;
+	char st;
+
+	return proc_stat(pid, &st, &ppid) == 0 && (st == 'T' || st == 't');
+}
+
 static bool
 comm_matches(pid_t pid, const char *name)
 {

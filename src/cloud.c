@@ -623,6 +623,20 @@ cloud_failures(const struct cloud *c)
 	return c->failures;
 }
 
+/*
+ * A try at the minute mark of an outage, so that cloud_unreachable is raised
+ * then rather than a doubled backoff later (up to twice the minute).
+ */
+static uint64_t
+unreachable_mark(const struct cloud *c, uint64_t d)
+{
+	uint64_t now = uv_now(c->loop), mark = c->unreachable_since + UNREACHABLE_AFTER_MS;
+
+	if (c->unreachable_raised || c->unreachable_since == 0 || now >= mark)
+		return d;
+	return now + d > mark ? mark - now : d;
+}
+
 uint64_t
 cloud_backoff_ms(const struct cloud *c, const struct http_response *resp)
 {
@@ -645,7 +659,8 @@ cloud_backoff_ms(const struct cloud *c, const struct http_response *resp)
 	d = base << shift;
 	if (d > CLOUD_BACKOFF_MAX_MS)
 		d = CLOUD_BACKOFF_MAX_MS;
-	return d + (uint64_t)util_jitter((int64_t)d / 10);
+	d += (uint64_t)util_jitter((int64_t)d / 10);
+	return unreachable_mark(c, d);
 }
 
 /* ---------------------------------------------------------- lifecycle */

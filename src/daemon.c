@@ -204,6 +204,8 @@ daemon_stop(struct daemon *d, int status)
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->watchdog, NULL);
 	uv_close((uv_handle_t *)&d->metrics_timer, NULL);
+	d->state_retry_ready = false;
+	uv_close((uv_handle_t *)&d->state_retry, NULL);
 }
 
 static void
@@ -283,6 +285,8 @@ daemon_handles_start(struct daemon *d)
 		uv_timer_start(&d->watchdog, watchdog_cb, wd / 2, wd / 2);
 	uv_timer_init(&d->loop, &d->metrics_timer);
 	uv_timer_start(&d->metrics_timer, metrics_timer_cb, 1000, 15000);
+	uv_timer_init(&d->loop, &d->state_retry);
+	d->state_retry_ready = true;
 }
 
 /* Config, credentials and the loop; logs and returns -1 on a setup error. */

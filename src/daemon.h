@@ -39,6 +39,8 @@ struct daemon {
 
 	struct store store;
 	bool store_ok;
+	uv_timer_t state_retry; /* while state.json cannot be written (a full or read-only disk) */
+	bool state_retry_ready; /* initialised and not yet closing */
 	struct event_ring events;
 	struct ctl_server *ctl;
 
@@ -67,7 +69,11 @@ struct daemon {
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */
 int daemon_run(const char *config_path, int verbose);
 
-/* state.c: state.json written now (atomically), and read back at start. */
+/*
+ * state.c: state.json written now (atomically), and read back at start. A
+ * write that fails is tried again every STATE_RETRY_MS until one succeeds.
+ */
+#define STATE_RETRY_MS 1000
 void state_save(struct daemon *d);
 void state_restore(struct daemon *d);
 

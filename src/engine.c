@@ -102,7 +102,7 @@ engine_observe(struct engine *e, const struct observation *o, int jitter, struct
 		e->target = o->u.target;
 		break;
 	case OBS_AGENT:
-		if (o->u.agent.state != e->agent.state)
+		if (o->u.agent.state != e->agent.state || o->u.agent.stopped != e->agent.stopped)
 			plan->poll_now = true;
 		/* A home learned or lost must survive a kill -9: it is how a dead agent is found. */
 		if (o->u.agent.home_known != e->agent.home_known)
@@ -152,6 +152,7 @@ build_input(const struct engine *e, int jitter, struct policy_input *in)
 	}
 	in->agent = e->agent.state;
 	in->agent_since_ms = e->agent.since_ms;
+	in->agent_stopped = e->agent.stopped;
 	in->agent_retry_max = e->agent.retry_max;
 	in->agent_retry_interval_ms = e->agent.retry_interval_ms;
 	in->agent_retry_addition_ms = e->agent.retry_addition_ms;

@@ -48,6 +48,7 @@ struct http_call {
 	char *body;
 	size_t len, cap, max;
 	bool too_large;
+	bool proxied; /* through [cloud] proxy */
 	int64_t date_s, retry_after_s;
 	char request_id[128];
 	char errbuf[CURL_ERROR_SIZE];
@@ -478,6 +479,32 @@ call_free(struct http_call *c)
 	free(c);
 }
 
+/*
+ * The reason a person reads in status. A connect failure with no answer to
+ * the CONNECT at all is the proxy's, not the cloud's: say so (never the
+ * proxy's URL, which may carry a password).
+ */
+static void
+describe_error(struct http_call *c, CURLcode code, struct http_response *resp)
+{
+	const char *why = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(code);
+	long connect_code = 0;
+
+	if (resp->result == HTTP_TOO_LARGE) {
+		snprintf(resp->error, sizeof(resp->error), "response body over %zu bytes", c->max);
+		return;
+	}
+	if (c->proxied && resp->result == HTTP_CONNECT &&
+	    curl_easy_getinfo(c->easy, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
+	    connect_code == 0) {
+		/* Cut rather than overflow: the reason is for a person. */
+		snprintf(resp->error, sizeof(resp->error), "proxy: %.*s",
+		    (int)sizeof(resp->error) - 8, why);
+		return;
+	}
+	snprintf(resp->error, sizeof(resp->error), "%s", why);
+}
+
 static void
 finish(struct http_call *c, CURLcode code)
 {
@@ -494,12 +521,7 @@ finish(struct http_call *c, CURLcode code)
 	resp.retry_after_s = c->retry_after_s;
 	util_strlcpy(resp.request_id, c->request_id, sizeof(resp.request_id));
 	if (resp.result != HTTP_OK) {
-		if (resp.result == HTTP_TOO_LARGE)
-			snprintf(
-			    resp.error, sizeof(resp.error), "response body over %zu bytes", c->max);
-		else
-			snprintf(resp.error, sizeof(resp.error), "%s",
-			    c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(code));
+		describe_error(c, code, &resp);
 		resp.body = "";
 		resp.body_len = 0;
 	}
@@ -621,6 +643,7 @@ call_set_tls_proxy(struct http_call *c, const struct http_request *req)
 		SETOPT(c->easy, CURLOPT_CAINFO, req->ca_file);
 	/* Only the configured proxy: a daemon should not depend on its environment. */
 	SETOPT(c->easy, CURLOPT_PROXY, req->proxy != NULL ? req->proxy : "");
+	c->proxied = req->proxy != NULL && req->proxy[0] != '\0';
 fail:
 	return rc;
 }

@@ -179,7 +179,8 @@ check_restart(struct ctx *c)
 	}
 	if (st->restart_phase == POLICY_RESTART_NONE)
 		return;
-	if (in->agent == AGENT_RUNNING) {
+	/* Not while the command runs: an agent it started may go again when it fails. */
+	if (in->agent == AGENT_RUNNING && !in->agent_restart_in_flight) {
 		cJSON *d = task_details(c);
 
 		budget_finish(&st->budget, BUDGET_RESTART_AGENT, BUDGET_OK, c->now, in->jitter);
@@ -522,6 +523,12 @@ resume_when_ready(struct ctx *c)
 	if (in->agent != AGENT_RUNNING) {
 		set_reason(c, POLICY_HEALTH_DEGRADED,
 		    "agent state unknown: waiting to see it before resuming");
+		return;
+	}
+	/* SMS would fail it again at once: a stopped agent sends no heartbeat. */
+	if (in->agent_stopped) {
+		set_reason(c, POLICY_HEALTH_DEGRADED,
+		    "agent stopped (SIGSTOP or a debugger): resuming once it runs again");
 		return;
 	}
 	if (in->target == PORT_DOWN) {

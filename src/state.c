@@ -39,16 +39,37 @@ state_json(struct daemon *d)
 	return o;
 }
 
+static void
+state_retry_cb(uv_timer_t *t)
+{
+	state_save(container_of(t, struct daemon, state_retry));
+}
+
+/*
+ * A failed write (a full or read-only disk) leaves the state in memory only:
+ * it is written again as soon as the disk allows, not at the next change,
+ * which may never come while a kill -9 or a reboot would lose it.
+ */
 void
 state_save(struct daemon *d)
 {
 	cJSON *doc;
+	int r;
 
 	if (!d->store_ok)
 		return;
 	doc = state_json(d);
-	store_save(&d->store, doc);
+	r = store_save(&d->store, doc);
 	cJSON_Delete(doc);
+	if (!d->state_retry_ready)
+		return;
+	if (r == 0) {
+		uv_timer_stop(&d->state_retry);
+	} else if (!uv_is_active((uv_handle_t *)&d->state_retry)) {
+		log_warnx("the state is kept in memory and written as soon as %s allows it",
+		    d->store.dir);
+		uv_timer_start(&d->state_retry, state_retry_cb, STATE_RETRY_MS, STATE_RETRY_MS);
+	}
 }
 
 void

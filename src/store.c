@@ -181,8 +181,11 @@ store_save(struct store *st, const cJSON *doc)
 			r = -errno;
 		close(dfd);
 	}
-	if (r == 0)
+	if (r == 0) {
 		st->writes++;
+		if (st->last_error != 0)
+			log_info("wrote %s again", st->path);
+	}
 fail:
 	if (fd != -1) {
 		close(fd);

@@ -32,6 +32,11 @@ bool agent_proc_matches(pid_t pid, const char *name);
 /* Whether pid's real uid is smsguard's effective uid. */
 bool agent_proc_trusted(pid_t pid);
 /*
+ * Whether pid is stopped (SIGSTOP, SIGTSTP, or held by a debugger): alive,
+ * but doing nothing until it is continued.
+ */
+bool agent_proc_stopped(pid_t pid);
+/*
  * The agent's main process: /proc scanned by comm, then by command line,
  * for processes of our own user (others are logged once, in memo). Among
  * several (the agent may fork helpers under its own name) the one whose

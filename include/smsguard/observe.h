@@ -73,6 +73,7 @@ struct obs_target {
 struct obs_agent {
 	enum agent_state state;
 	int64_t since_ms;
+	bool stopped;          /* running, but stopped (SIGSTOP, a debugger): it does no work */
 	bool home_known;       /* a trusted home was found (and is remembered in state.json) */
 	bool restart_possible; /* a trusted home, or a restart_command: a restart can run */
 	bool restart_running;  /* a restart command is still running */

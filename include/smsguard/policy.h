@@ -109,6 +109,8 @@ struct policy_input {
 	/* The agent, from the agent watcher and its g-property.cfg. */
 	enum agent_state agent;
 	int64_t agent_since_ms;
+	/* Running, but stopped (SIGSTOP, a debugger): no heartbeat reaches SMS. */
+	bool agent_stopped;
 	int agent_retry_max;             /* auto_start_max_retry_times; <= 0 = not configured */
 	int64_t agent_retry_interval_ms; /* auto_start_interval_seconds × 1000 */
 	int64_t agent_retry_addition_ms; /* auto_start_each_addition_seconds × 1000 */

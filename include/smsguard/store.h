@@ -26,7 +26,7 @@ int store_open(struct store *st, const char *dir, char **cause);
  * why); other negative errno on I/O errors.
  */
 int store_load(struct store *st, cJSON **out, char **cause);
-/* Atomic replace. 0 or a negative errno. */
+/* Atomic replace. 0 or a negative errno (logged when it differs from the last one). */
 int store_save(struct store *st, const cJSON *doc);
 void store_close(struct store *st);
 

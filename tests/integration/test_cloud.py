@@ -327,7 +327,7 @@ def _(ctx):
     d.stop()
 
 
-@scenario("garbage JSON counts as a bad response, backs off and recovers")
+@scenario("garbage JSON and a truncated body count as bad responses, back off and recover")
 def _(ctx):
     sim = start_sim(ctx)
     d = start_daemon(ctx, sim)

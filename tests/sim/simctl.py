@@ -10,6 +10,7 @@
     sim.actions(op="start", since=0)          signed UpdateTaskStatus requests with that operation
     sim.agent_actions(since=0)                the fake agent's own resumes (AgentAutoStart)
     sim.fault(kind="429", count=3, retry_after=2) / sim.clear_faults()
+    sim.set_keys(ak, sk)                      rotate: only this pair is accepted from now on
     sim.set_task(id, **fields) -> raw task    sim.task(id=None) -> raw task   sim.tasks()
     sim.add_task(**definition) -> id          sim.set_source(id, **fields)  sim.source(id)
     sim.publishes() -> [..]                   sim.stats() -> {...}          sim.reset_log()
@@ -134,6 +135,18 @@ def _read_ready(proc, timeout, word):
     return line
 
 
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address, the certificate checked against tls_name."""
+
+    def __init__(self, *a, tls_name, **kw):
+        super().__init__(*a, **kw)
+        self.tls_name = tls_name
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.tls_name)
+
+
 class Sim:
     def __init__(self, tmpdir, ak=DEFAULT_AK, sk=DEFAULT_SK, http=False, tasks=None, tick=0.2,
                  tls_dir=None, listen="127.0.0.1", probe_timeout=0.5, verbose=False,
@@ -233,7 +246,10 @@ class Sim:
         host = self.listen
         if self.http:
             return http.client.HTTPConnection(host, self.port, timeout=timeout)
-        return http.client.HTTPSConnection(host, self.port, context=self._ctx, timeout=timeout)
+        # The certificate names loopback only: elsewhere (a veth address) check it as localhost.
+        name = host if host in ("127.0.0.1", "::1", "localhost") else "localhost"
+        return _HTTPSConnection(host, self.port, context=self._ctx, timeout=timeout,
+                                tls_name=name)
 
     def request(self, method, path, body=None, headers=None, timeout=10.0):
         """One HTTP exchange on a fresh connection -> (status, headers dict, raw body)."""
@@ -297,6 +313,11 @@ class Sim:
 
     def clear_faults(self):
         self.fault("clear")
+
+    def set_keys(self, ak, sk):
+        """Only ak/sk are accepted from now on; sim.api() signs with them too."""
+        self.control("POST", "keys", {"ak": ak, "sk": sk})
+        self.ak, self.sk = ak, sk
 
     def faults(self):
         return self.control("GET", "faults")

@@ -13,7 +13,8 @@ Command line (stable):
   (quiet unless -v). SIGTERM or SIGINT stops it (exit 0).
 
 TLS (default; --http serves plain HTTP): DIR gets, when missing, ca.crt/ca.key (the test CA),
-server.crt/server.key (signed by it; SANs 127.0.0.1, ::1, localhost) and wrong-ca.crt/
+server.crt/server.key (signed by it; SANs 127.0.0.1, ::1, localhost and sms.smssim.invalid,
+a name that never resolves through DNS, for tests that map it in a hosts file) and wrong-ca.crt/
 wrong-ca.key (an unrelated CA, for "a wrong CA is refused" tests). Made with `openssl`.
 
 Signed API (every request must carry a valid SDK-HMAC-SHA256 signature, reference §7):
@@ -81,6 +82,8 @@ Control API (unsigned JSON, same port, never subject to faults, not in the reque
        requests, in the order queued; 429/500/garbage/auth/drop answer without running the
        handler, slow and truncated run it. "clock" persists until cleared.
   GET  /_sim/faults                  {"faults":[…],"skew_seconds":S}
+  POST /_sim/keys {"ak","sk"}        the key pair accepted from now on (a rotation in IAM: the
+                                     old pair is refused with APIGW.0301 "unknown AK" at once)
   GET  /_sim/tasks                   {"tasks":[raw…]};  POST /_sim/tasks DEF -> {"ok":true,"id":…}
   GET  /_sim/task/{id}               the raw model (plus port_state, connected, history …)
   POST /_sim/task/{id} {field:value} set fields (any of the definition keys) and also:
@@ -210,7 +213,7 @@ def gen_certs(d):
                 f.write("basicConstraints=critical,CA:FALSE\n"
                         "keyUsage=critical,digitalSignature\n"
                         "extendedKeyUsage=serverAuth\n"
-                        "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n")
+                        "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:sms.smssim.invalid\n")
             _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                      "-nodes", "-keyout", "server.key.tmp", "-out", "server.csr",
                      "-subj", "/O=smsguard tests/CN=localhost", cwd=d)
@@ -1224,9 +1227,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return "APIGW.0303", "X-Sdk-Date more than 15 minutes from the gateway clock"
         bh = self.headers.get("X-Sdk-Content-Sha256") or sdksign.body_sha256(body)
         creq = sdksign.canonical_request(self.command, path, query, hdrs, signed, bh)
-        want = sdksign.signature(srv.sk, sdksign.string_to_sign(hdrs["x-sdk-date"], creq))
+        with srv.model.lock:  # one pair, even while POST /_sim/keys replaces it
+            want_ak, want_sk = srv.ak, srv.sk
+        want = sdksign.signature(want_sk, sdksign.string_to_sign(hdrs["x-sdk-date"], creq))
         why = None
-        if ak != srv.ak:
+        if ak != want_ak:
             why = "unknown AK"
         elif not hmac.compare_digest(want, sig):
             why = "signature mismatch"
@@ -1271,6 +1276,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if m == "GET" and seg == ["faults"]:
             with model.lock:
                 return 200, {"faults": list(model.faults), "skew_seconds": model.skew}
+        if m == "POST" and seg == ["keys"]:
+            ak, sk = d.get("ak"), d.get("sk")
+            if not all(isinstance(v, str) and 0 < len(v) <= 256 for v in (ak, sk)):
+                raise BadRequest("ak and sk must be non-empty strings")
+            with model.lock:
+                self.server.ak, self.server.sk = ak, sk
+            return 200, {"ok": True}
         if seg == ["tasks"]:
             if m == "GET":
                 with model.lock:

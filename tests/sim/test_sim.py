@@ -172,6 +172,28 @@ def missing_authorization_or_wrong_ak_is_401_apigw_0301():
 
 
 @test
+def rotated_keys_are_the_only_ones_accepted():
+    s = sim()
+    try:
+        old_ak, old_sk = s.ak, s.sk
+        s.set_keys("ROTATEDAK00000000001", "rotatedSecretKey000000000000000000000001")
+        st, _, b = s.api("GET", "/v3/tasks/" + s.task_id, ak=old_ak, sk=old_sk)
+        eq((st, b["error_code"]), (401, "APIGW.0301"), "old pair")
+        eq(s.requests()[-1]["auth_error"], "unknown AK", "why")
+        st, _, b = s.api("GET", "/v3/tasks/" + s.task_id)
+        eq(st, 200, "new pair")
+        try:
+            s.control("POST", "keys", {"ak": "", "sk": "x"})
+            raise AssertionError("an empty AK was taken")
+        except RuntimeError:
+            pass
+        st, _, _ = s.api("GET", "/v3/tasks/" + s.task_id)
+        eq(st, 200, "a refused change leaves the pair as it was")
+    finally:
+        s.stop()
+
+
+@test
 def sdk_date_more_than_15_minutes_off_is_401_apigw_0303():
     s = sim()
     try:

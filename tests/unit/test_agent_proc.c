@@ -252,6 +252,29 @@ test_a_zombie_is_not_the_agent(void **state)
 }
 
 static void
+test_a_stopped_agent_is_still_the_agent_but_reads_stopped(void **state)
+{
+	struct fixture *f = *state;
+	char *argv[] = {f->path, "1000", NULL};
+	pid_t pid;
+	int status;
+
+	copy_file(which("sleep"), f->path, 0755);
+	pid = start(f, "/", argv);
+	assert_false(agent_proc_stopped(pid));
+	kill(pid, SIGSTOP);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+	assert_true(agent_proc_stopped(pid));
+	assert_true(agent_proc_matches(pid, f->name));
+	assert_int_equal(agent_proc_find(f->name, &f->memo), pid);
+	kill(pid, SIGCONT);
+	assert_int_equal(waitpid(pid, &status, WCONTINUED), pid);
+	assert_false(agent_proc_stopped(pid));
+	assert_false(agent_proc_stopped(0x7ffffff0)); /* no such process */
+}
+
+static void
 test_the_home_is_found_from_the_executable_or_the_script(void **state)
 {
 	struct fixture *f = *state;
@@ -302,6 +325,7 @@ main(void)
 	    T(test_a_program_merely_holding_the_path_is_not_the_agent),
 	    T(test_the_main_process_is_the_one_whose_parent_is_not_a_match),
 	    T(test_a_zombie_is_not_the_agent),
+	    T(test_a_stopped_agent_is_still_the_agent_but_reads_stopped),
 	    T(test_the_home_is_found_from_the_executable_or_the_script),
 	};
 

@@ -422,6 +422,26 @@ test_a_failed_poll_of_the_path_makes_the_cloud_unreachable(void **state)
 }
 
 static void
+test_a_failing_cloud_is_tried_at_the_minute_mark_of_its_outage(void **state)
+{
+	struct fixture *fx = *state;
+
+	uint64_t d;
+
+	fx->cfg->poll_ms = 1000;
+	/* Short of the mark, the doubling as ever (4 s after three failures). */
+	for (int i = 0; i < 3; i++)
+		cloud_backoff_failed(fx->c, CLOUD_RES_TIMEOUT);
+	d = cloud_backoff_ms(fx->c, NULL);
+	assert_true(d >= 3600 && d <= 4400);
+	/* Seven failures within no time: the doubled wait (64 s) would pass the minute mark. */
+	for (int i = 0; i < 4; i++)
+		cloud_backoff_failed(fx->c, CLOUD_RES_TIMEOUT);
+	assert_int_equal(cloud_backoff_ms(fx->c, NULL), 60000);
+	assert_int_equal(fx->events[EV_CLOUD_UNREACHABLE], 0);
+}
+
+static void
 test_a_poll_answered_429_must_be_waited_out(void **state)
 {
 	struct fixture *fx = *state;
@@ -451,6 +471,7 @@ main(void)
 	    T(test_a_401_on_a_publish_silences_the_task_calls_too),
 	    T(test_the_backoff_doubles_with_each_failed_poll),
 	    T(test_a_failed_poll_of_the_path_makes_the_cloud_unreachable),
+	    T(test_a_failing_cloud_is_tried_at_the_minute_mark_of_its_outage),
 	    T(test_a_poll_answered_429_must_be_waited_out),
 	};
 #undef T

@@ -569,6 +569,23 @@ test_cloud_unreachable_holds_the_resume(void **state)
 }
 
 static void
+test_a_stopped_agent_holds_the_resume_until_it_runs(void **state)
+{
+	struct fx *f = *state;
+
+	f->in.agent_stopped = true;
+	fail_seen(f, "SMS.0807");
+	fresh_up_and_settled(f);
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 0);
+	assert_true(has_text(f->out.reason, "agent stopped"));
+	assert_int_equal(f->out.health, POLICY_HEALTH_DEGRADED);
+	f->in.agent_stopped = false;
+	decide(f);
+	assert_int_equal(count(&f->out, ACT_RESUME_TASK), 1);
+}
+
+static void
 test_cloud_auth_failure_needs_a_person(void **state)
 {
 	struct fx *f = *state;
@@ -1256,6 +1273,32 @@ test_failed_agent_restart_is_reported_and_backs_off(void **state)
 }
 
 static void
+test_an_agent_seen_while_its_restart_command_runs_is_not_yet_restarted(void **state)
+{
+	struct fx *f = *state;
+	const struct policy_action *ev;
+
+	f->in.agent = AGENT_DEAD;
+	decide(f);
+	/* startup.sh started linuxmain and still waits for SMS to accept the AK/SK. */
+	f->in.agent = AGENT_RUNNING;
+	f->in.agent_restart_in_flight = true;
+	f->now += 2 * SEC;
+	decide(f);
+	assert_int_equal(count_events(&f->out, EV_AGENT_RESTARTED), 0);
+	/* SMS refused them: the command exits 1, its agent goes. */
+	f->in.agent_restart_in_flight = false;
+	f->in.agent = AGENT_DEAD;
+	policy_action_done(&f->st, ACT_RESTART_AGENT, OBS_DONE_FAILED, "exit 1", f->now, 0);
+	decide(f);
+	ev = event(&f->out, EV_AGENT_DOWN);
+	assert_non_null(ev);
+	assert_true(has_text(ev->message, "agent restart failed (exit 1)"));
+	assert_int_equal(count_events(&f->out, EV_AGENT_RESTARTED), 0);
+	assert_int_equal(f->st.budget.failures, 1);
+}
+
+static void
 test_agent_that_never_appears_counts_as_a_failed_restart(void **state)
 {
 	struct fx *f = *state;
@@ -1674,6 +1717,7 @@ main(void)
 	    T(test_resume_waits_while_agent_state_unknown),
 	    T(test_resume_off_never_resumes),
 	    T(test_cloud_unreachable_holds_the_resume),
+	    T(test_a_stopped_agent_holds_the_resume_until_it_runs),
 	    T(test_cloud_auth_failure_needs_a_person),
 	    T(test_agent_auto_recovery_mid_retry_holds),
 	    T(test_agent_auto_recovery_window_passed_resumes),
@@ -1710,6 +1754,7 @@ main(void)
 	    T(test_block_level_task_after_agent_restart_gets_a_warning_and_no_resume),
 	    T(test_windows_task_after_agent_restart_gets_a_warning),
 	    T(test_failed_agent_restart_is_reported_and_backs_off),
+	    T(test_an_agent_seen_while_its_restart_command_runs_is_not_yet_restarted),
 	    T(test_agent_that_never_appears_counts_as_a_failed_restart),
 	    T(test_agent_restart_never_needs_a_person),
 	    T(test_target_down_while_running_is_raised_at_once_and_up_when_back),
