@@ -12,6 +12,11 @@
 #include "smsguard/util.h"
 
 #define VALUE_MAX 255
+/*
+ * 9999-12-31T23:59:59Z. libcurl reads years of any length ("… 08:49:37
+ * 999999999" is 3e16 s), and the cloud client counts the skew in ms.
+ */
+#define DATE_MAX 253402300799LL
 
 void
 http_header_reset(struct http_header_fields *f)
@@ -54,20 +59,29 @@ is_token(const char *s)
 	return true;
 }
 
+/* An HTTP-date as Unix seconds, 1970 to the year 9999; -1 when unreadable. */
+static int64_t
+date_value(const char *value, http_getdate_fn getdate)
+{
+	time_t t = getdate(value);
+
+	return t > 0 && (int64_t)t <= DATE_MAX ? (int64_t)t : -1;
+}
+
 /* Seconds ("120"), or an HTTP-date; -1 when neither. */
 static int64_t
 retry_after(const char *value, time_t now, http_getdate_fn getdate)
 {
 	char *end;
 	long long secs;
-	time_t t;
+	int64_t t;
 
 	secs = strtoll(value, &end, 10);
 	if (end != value && *end == '\0' && secs >= 0)
 		return secs; /* an overflow saturates at LLONG_MAX: the caller caps it */
-	if ((t = getdate(value)) <= 0)
+	if ((t = date_value(value, getdate)) < 0)
 		return -1;
-	return t > now ? (int64_t)(t - now) : 0;
+	return t > (int64_t)now ? t - (int64_t)now : 0;
 }
 
 void
@@ -83,9 +97,7 @@ http_header_read(
 		return;
 	}
 	if (header_value(line, len, "Date", value, sizeof(value))) {
-		time_t t = getdate(value);
-
-		f->date_s = t > 0 ? (int64_t)t : -1;
+		f->date_s = date_value(value, getdate);
 	} else if (header_value(line, len, "Retry-After", value, sizeof(value))) {
 		int64_t s = retry_after(value, now, getdate);
 

@@ -15,7 +15,7 @@
 #define HTTP_REQUEST_ID_MAX 127
 
 struct http_header_fields {
-	int64_t date_s;        /* the Date header as Unix seconds; -1 absent or unreadable */
+	int64_t date_s; /* the Date header as Unix seconds up to 9999; -1 absent or unreadable */
 	int64_t retry_after_s; /* Retry-After in seconds from now; -1 absent or unreadable */
 	char request_id[HTTP_REQUEST_ID_MAX + 1]; /* X-Request-Id, cut; "" absent or not a token */
 };

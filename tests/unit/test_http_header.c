@@ -24,6 +24,9 @@ fake_date(const char *s)
 		return NOW + 30;
 	if (strcmp(s, "AN HOUR AGO") == 0)
 		return NOW - 3600;
+	/* What libcurl 7.88 makes of a year of nine digits. */
+	if (strcmp(s, "Sun Nov  6 08:49:37 999999999") == 0)
+		return (time_t)31556889827948977LL;
 	return -1;
 }
 
@@ -94,6 +97,18 @@ test_unreadable_values_are_absent(void **state)
 	assert_true(f.date_s == -1 && f.retry_after_s == -1);
 }
 
+/* The cloud client counts the clock's skew in ms: a date past the year 9999 would overflow it. */
+static void
+test_a_date_past_the_year_9999_is_unreadable(void **state)
+{
+	struct http_header_fields f;
+
+	http_header_reset(&f);
+	read_line(&f, "Date: Sun Nov  6 08:49:37 999999999\r\n");
+	read_line(&f, "Retry-After: Sun Nov  6 08:49:37 999999999\r\n");
+	assert_true(f.date_s == -1 && f.retry_after_s == -1);
+}
+
 /* It reaches log lines: a request id with spaces or control characters is dropped. */
 static void
 test_a_request_id_that_is_not_a_token_is_dropped(void **state)
@@ -149,6 +164,7 @@ main(void)
 	    cmocka_unit_test(test_a_name_is_matched_whole),
 	    cmocka_unit_test(test_retry_after_as_a_date_counts_from_now),
 	    cmocka_unit_test(test_unreadable_values_are_absent),
+	    cmocka_unit_test(test_a_date_past_the_year_9999_is_unreadable),
 	    cmocka_unit_test(test_a_request_id_that_is_not_a_token_is_dropped),
 	    cmocka_unit_test(test_a_status_line_forgets_the_last_response),
 	    cmocka_unit_test(test_long_lines_are_not_read_and_long_ids_are_cut),
