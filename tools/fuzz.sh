@@ -26,12 +26,14 @@ fail=0
 # A UBSan report is a failure too, not a line in a log.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
-# The last value of libFuzzer's "stat::NAME:" line, or of "NAME: " in its DONE line.
+# The last value of libFuzzer's "stat::NAME:" line, or of "NAME: " in its last status line
+# (DONE, or the last NEW/REDUCE/pulse before a crash).
 final_stat() {
 	sed -n "s/^stat::$1: *\([0-9][0-9]*\).*/\1/p" "$2" | tail -n 1
 }
 done_field() {
-	grep -E '^#[0-9]+[[:space:]]+DONE' "$2" | tail -n 1 | sed -n "s/.* $1: \([0-9][0-9]*\).*/\1/p"
+	grep -E '^#[0-9]+[[:space:]]+[A-Z]+ .* cov: ' "$2" | tail -n 1 |
+		sed -n "s/.* $1: \([0-9][0-9]*\).*/\1/p"
 }
 
 if [ "$runs" -gt 0 ]; then
@@ -82,7 +84,7 @@ for f in "$build"/tests/fuzz/fuzz_*; do
 	rss=$(final_stat peak_rss_mb "$log")
 	cov=$(done_field cov "$log")
 	ft=$(done_field ft "$log")
-	corp=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 | sed -n 's/.* corp: \([0-9][0-9]*\)\/.*/\1/p')
+	corp=$(done_field corp "$log")
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$short" "${execs:--}" \
 		"${rate:--}" "$secs_taken" "${cov:--}" "${ft:--}" "${corp:--}" "${rss:--}" \
 		"$result" >>"$summary"
