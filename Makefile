@@ -38,6 +38,7 @@ help:
 	@echo "make check    install what is missing, build with ASan+UBSan, run every test"
 	@echo "make check-busy  make check while stress-ng keeps every core busy (timing margins)"
 	@echo "make fuzz     build the libFuzzer targets with clang, run each FUZZTIME=$(FUZZTIME) s"
+	@echo "              (FUZZRUNS=1000000: until a million inputs each instead)"
 	@echo "make valgrind run the unit and integration suites under valgrind"
 	@echo "make bench    smsguard side by side with monit, the floor and a cloud poller (~32 min)"
 	@echo "make soak     smsguard under churn for SOAKTIME=$(SOAKTIME) s, failing on growth"
@@ -81,11 +82,16 @@ check-busy: deps
 demo: deps build
 	python3 tests/demo/demo.py --smsguard $(BUILD)/src/smsguard --smsguardctl $(BUILD)/src/ctl/smsguardctl
 
+# Every libFuzzer target in turn, FUZZTIME seconds each; FUZZRUNS=N runs each until N inputs
+# instead (capped by FUZZTIME only when that is given too). libclang-rt-dev / compiler-rt hold
+# libFuzzer for the distribution's clang. The table lands in $(FUZZBUILD)/fuzz-summary.md.
+FUZZRUNS  ?= 0
+FUZZLIMIT  = $(if $(filter-out 0,$(FUZZRUNS)),$(if $(filter file,$(origin FUZZTIME)),0,$(FUZZTIME)),$(FUZZTIME))
 fuzz: deps
-	@command -v clang >/dev/null || sh tools/deps.sh clang libclang-rt-14-dev -- clang compiler-rt
+	@sh tools/deps.sh clang libclang-rt-dev -- clang compiler-rt
 	test -f $(FUZZBUILD)/build.ninja || CC=clang $(MESON) setup $(FUZZBUILD) -Dfuzz=true -Dtests=false
 	$(MESON) compile -C $(FUZZBUILD)
-	sh tools/fuzz.sh $(FUZZBUILD) $(FUZZTIME)
+	sh tools/fuzz.sh $(FUZZBUILD) $(FUZZLIMIT) $(FUZZRUNS)
 
 # Unit tests under valgrind, then the integration scenarios with the daemon under valgrind
 # (SMSGUARD_WRAPPER): a valgrind error makes the daemon exit 99, which the harness reports.

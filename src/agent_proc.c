@@ -15,9 +15,9 @@
 #define LOG_TAG "agent"
 #include "smsguard/agent_proc.h"
 #include "smsguard/log.h"
+#include "smsguard/procfs.h"
 #include "smsguard/util.h"
 
-#define COMM_MAX 15      /* the kernel keeps 15 characters of a process name */
 #define CMDLINE_MAX 4096 /* enough for the arguments we look at */
 #define SCAN_MAX_MATCHES 64
 
@@ -44,30 +44,17 @@ read_small(const char *path, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
-static const char *
-base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-
-	return s != NULL ? s + 1 : p;
-}
-
 /* The real uid of pid, from the `Uid:` line of /proc/PID/status. */
 static int
 proc_real_uid(pid_t pid, uid_t *uid)
 {
 	char path[64], buf[4096];
-	const char *p;
-	unsigned long v;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if ((n = read_small(path, buf, sizeof(buf))) <= 0)
 		return -ENOENT;
-	p = strstr(buf, "\nUid:");
-	if (p == NULL || sscanf(p + 5, "%lu", &v) != 1)
-		return -EINVAL;
-	*uid = (uid_t)v;
-	return 0;
+	return procfs_status_uid(buf, (size_t)n, uid);
 }
 
 bool
@@ -95,22 +82,17 @@ refused_process(struct agent_proc_refusals *memo, const char *name, pid_t pid)
 		log_warnx("ignoring %s pid %d: its owner cannot be read", name, (int)pid);
 }
 
-/* /proc/PID/stat: the state letter and the parent, read after the last ')' of the name. */
+/* /proc/PID/stat: the state letter and the parent. */
 static int
 proc_stat(pid_t pid, char *state, pid_t *ppid)
 {
 	char path[64], buf[512];
-	const char *p;
-	int pp;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if ((n = read_small(path, buf, sizeof(buf))) <= 0)
 		return -1;
-	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 1, " %c %d", state, &pp) != 2)
-		return -1;
-	*ppid = (pid_t)pp;
-	return 0;
+	return procfs_stat_parse(buf, (size_t)n, state, ppid) == 0 ? 0 : -1;
 }
 
 bool
@@ -130,45 +112,19 @@ comm_matches(pid_t pid, const char *name)
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	n = read_small(path, comm, sizeof(comm));
-	if (n <= 0)
-		return false;
-	if (comm[n - 1] == '\n')
-		comm[n - 1] = '\0';
-	return strncmp(comm, name, COMM_MAX) == 0 && strlen(comm) == strnlen(name, COMM_MAX);
+	return n > 0 && procfs_comm_is(comm, (size_t)n, name);
 }
 
-/*
- * The command line names the agent: argv[0]'s base name is the name, or -
- * when argv[0] is an interpreter (the agent may be a script) - a later
- * argument's base name is. Any argument at all would also match an editor or
- * `tail -f` that happens to hold the path.
- */
+/* The command line names the agent (procfs_cmdline_names() says how). */
 static bool
 cmdline_matches(pid_t pid, const char *name)
 {
-	static const char *const interp[] = {
-	    "python", "perl", "ruby", "node", "java", "bash", "sh", "dash", "env"};
 	char path[64], buf[CMDLINE_MAX];
 	ssize_t n;
-	const char *a0;
-	bool is_interp = false;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	n = read_small(path, buf, sizeof(buf));
-	if (n <= 0)
-		return false;
-	a0 = base_name(buf);
-	if (strcmp(a0, name) == 0)
-		return true;
-	for (size_t i = 0; i < nitems(interp); i++)
-		if (strncmp(a0, interp[i], strlen(interp[i])) == 0)
-			is_interp = true;
-	if (!is_interp)
-		return false;
-	for (const char *p = buf + strlen(buf) + 1; p < buf + n; p += strlen(p) + 1)
-		if (strcmp(base_name(p), name) == 0)
-			return true;
-	return false;
+	return n > 0 && procfs_cmdline_names(buf, (size_t)n, name);
 }
 
 static bool

@@ -153,14 +153,14 @@ creds_parse(const char *where, const char *file, char *text, struct credentials 
 	return 0;
 }
 
-/* Reads the whole file into *out, which the caller wipes and frees. */
+/* Reads at most CREDS_FILE_MAX + 1 bytes into *out, which the caller wipes and frees. */
 static int
-creds_read(const char *where, int fd, char **out, char **cause)
+creds_read(const char *where, int fd, char **out, size_t *outlen, char **cause)
 {
 	char *buf = xmalloc(CREDS_FILE_MAX + 1);
 	size_t len = 0;
 	ssize_t n;
-	int rc = -EINVAL;
+	int rc;
 
 	while (len < CREDS_FILE_MAX + 1) {
 		n = read(fd, buf + len, CREDS_FILE_MAX + 1 - len);
@@ -169,34 +169,57 @@ creds_read(const char *where, int fd, char **out, char **cause)
 		if (n < 0) {
 			rc = -errno;
 			*cause = xasprintf("%s: %s", where, strerror(errno));
-			goto fail;
+			util_wipe(buf, CREDS_FILE_MAX + 1);
+			free(buf);
+			return rc;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+int
+credentials_parse(const char *where, const char *file, const char *buf, size_t len,
+    struct credentials **out, char **cause)
+{
+	struct credentials *cr;
+	char *text;
+	int rc;
+
+	*out = NULL;
 	if (len > CREDS_FILE_MAX) {
 		*cause = xasprintf("%s: too large (at most %d bytes)", where, CREDS_FILE_MAX);
-		goto fail;
+		return -EINVAL;
 	}
 	if (memchr(buf, '\0', len) != NULL) {
 		*cause = xasprintf("%s: contains a NUL byte", where);
-		goto fail;
+		return -EINVAL;
 	}
-	buf[len] = '\0';
-	*out = buf;
+	text = xmalloc(len + 1);
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	cr = xcalloc(1, sizeof(*cr));
+	rc = creds_parse(where, file, text, cr, cause);
+	util_wipe(text, len + 1);
+	free(text);
+	if (rc != 0) {
+		credentials_free(cr);
+		return rc;
+	}
+	*out = cr;
 	return 0;
-fail:
-	util_wipe(buf, CREDS_FILE_MAX + 1);
-	free(buf);
-	return rc;
 }
 
 static int
-creds_from_file(const char *where, const char *file, int fd, struct credentials *cr, char **cause)
+creds_from_file(const char *where, const char *file, int fd, struct credentials **out, char **cause)
 {
 	struct stat st;
 	char *buf = NULL;
+	size_t len = 0;
 	int rc;
 
 	if (fstat(fd, &st) != 0) {
@@ -224,9 +247,9 @@ creds_from_file(const char *where, const char *file, int fd, struct credentials 
 		*cause = xasprintf("%s: too large (at most %d bytes)", where, CREDS_FILE_MAX);
 		return -EINVAL;
 	}
-	if ((rc = creds_read(where, fd, &buf, cause)) != 0)
+	if ((rc = creds_read(where, fd, &buf, &len, cause)) != 0)
 		return rc;
-	rc = creds_parse(where, file, buf, cr, cause);
+	rc = credentials_parse(where, file, buf, len, out, cause);
 	util_wipe(buf, CREDS_FILE_MAX + 1);
 	free(buf);
 	return rc;
@@ -278,7 +301,7 @@ int
 credentials_load(const struct config *cfg, struct credentials **out, char **cause)
 {
 	const char *file = cfg->credentials != NULL ? cfg->credentials : CREDENTIALS_DEFAULT_PATH;
-	struct credentials *cr = xcalloc(1, sizeof(*cr));
+	struct credentials *cr = NULL;
 	char *where = creds_where(cfg, file);
 	int fd, rc;
 
@@ -286,12 +309,13 @@ credentials_load(const struct config *cfg, struct credentials **out, char **caus
 	/* O_NONBLOCK: a FIFO planted at the path must not hang the daemon before fstat. */
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && !cfg->credentials_explicit) {
+		cr = xcalloc(1, sizeof(*cr));
 		rc = creds_from_env(where, cr, cause);
 	} else if (fd < 0) {
 		rc = -errno;
 		*cause = xasprintf("%s: %s", where, strerror(errno));
 	} else {
-		rc = creds_from_file(where, file, fd, cr, cause);
+		rc = creds_from_file(where, file, fd, &cr, cause);
 		close(fd);
 	}
 	free(where);

@@ -21,10 +21,10 @@
 
 #include "smsguard-build.h"
 #include "smsguard/http.h"
+#include "smsguard/http_header.h"
 #include "smsguard/util.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 15000
-#define HTTP_HEADER_LINE_MAX 8192
 
 struct http;
 
@@ -49,8 +49,7 @@ struct http_call {
 	size_t len, cap, max;
 	bool too_large;
 	bool proxied; /* through [cloud] proxy */
-	int64_t date_s, retry_after_s;
-	char request_id[128];
+	struct http_header_fields hdr;
 	char errbuf[CURL_ERROR_SIZE];
 	uint64_t started;
 };
@@ -351,29 +350,10 @@ on_write(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* "Name: value" → value trimmed into buf when name matches. */
-static bool
-header_value(const char *line, size_t len, const char *name, char *buf, size_t buflen)
+static time_t
+http_date(const char *s)
 {
-	size_t nl = strlen(name), vl;
-	const char *v;
-
-	if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-		return false;
-	v = line + nl + 1;
-	vl = len - nl - 1;
-	while (vl > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vl--;
-	}
-	while (vl > 0 &&
-	    (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-		vl--;
-	if (vl >= buflen)
-		vl = buflen - 1;
-	memcpy(buf, v, vl);
-	buf[vl] = '\0';
-	return true;
+	return curl_getdate(s, NULL);
 }
 
 static size_t
@@ -381,37 +361,8 @@ on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct http_call *c = userp;
 	size_t n = size * nmemb;
-	char value[256];
 
-	if (n > HTTP_HEADER_LINE_MAX)
-		return n; /* not one we read; ignore rather than fail the request */
-	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-		/* A new response (after a proxy's CONNECT or a 100): forget the last one's headers. */
-		c->date_s = c->retry_after_s = -1;
-		c->request_id[0] = '\0';
-		return n;
-	}
-	if (header_value(data, n, "Date", value, sizeof(value))) {
-		time_t t = curl_getdate(value, NULL);
-
-		c->date_s = t > 0 ? (int64_t)t : -1;
-	} else if (header_value(data, n, "Retry-After", value, sizeof(value))) {
-		char *end;
-		long long secs = strtoll(value, &end, 10);
-
-		if (end != value && *end == '\0' && secs >= 0) {
-			c->retry_after_s = secs;
-		} else {
-			/* An HTTP date instead of seconds. */
-			time_t t = curl_getdate(value, NULL);
-			time_t now = time(NULL);
-
-			if (t > 0)
-				c->retry_after_s = t > now ? (int64_t)(t - now) : 0;
-		}
-	} else if (header_value(data, n, "X-Request-Id", value, sizeof(value))) {
-		util_strlcpy(c->request_id, value, sizeof(c->request_id));
-	}
+	http_header_read(&c->hdr, data, n, time(NULL), http_date);
 	return n;
 }
 
@@ -517,9 +468,9 @@ finish(struct http_call *c, CURLcode code)
 	resp.status = status;
 	resp.body = c->body != NULL ? c->body : "";
 	resp.body_len = c->len;
-	resp.date_s = c->date_s;
-	resp.retry_after_s = c->retry_after_s;
-	util_strlcpy(resp.request_id, c->request_id, sizeof(resp.request_id));
+	resp.date_s = c->hdr.date_s;
+	resp.retry_after_s = c->hdr.retry_after_s;
+	util_strlcpy(resp.request_id, c->hdr.request_id, sizeof(resp.request_id));
 	if (resp.result != HTTP_OK) {
 		describe_error(c, code, &resp);
 		resp.body = "";
@@ -595,7 +546,7 @@ call_new(struct http *h, const struct http_request *req, http_done_cb cb, void *
 	c->cb = cb;
 	c->arg = arg;
 	c->max = req->max_body ? req->max_body : HTTP_BODY_MAX;
-	c->date_s = c->retry_after_s = -1;
+	http_header_reset(&c->hdr);
 	c->started = uv_now(h->loop);
 	return c;
 }

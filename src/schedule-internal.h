@@ -36,8 +36,9 @@ void schedule_day_limits(
     const struct schedule *s, const uint8_t *owner, int wday, uint32_t lim[SCHEDULE_DAY_MIN]);
 /*
  * A day's limits as SMS periods: runs merged, unlimited runs left out, the end
- * of the day written 1439 ("23:59"). Returns how many the day needs, which may
- * be more than the SCHEDULE_MAX_PERIODS stored.
+ * of the day written 1439 ("23:59"), so the last minute goes with the one
+ * before it. Returns how many the day needs, which may be more than the
+ * SCHEDULE_MAX_PERIODS stored.
  */
 int schedule_runs(
     const uint32_t lim[SCHEDULE_DAY_MIN], struct schedule_period out[SCHEDULE_MAX_PERIODS]);

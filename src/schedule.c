@@ -368,16 +368,27 @@ schedule_day_limits(const struct schedule *s, const uint8_t *owner, int wday, ui
 		lim[m] = schedule_limit_at(s, owner, base + m);
 }
 
+/*
+ * SMS writes the end of the day as 23:59, so no period can start at 23:59
+ * (it would read "23:59-23:59"): the day's last minute takes the limit of
+ * the minute before it.
+ */
+static uint32_t
+sms_limit_at(const uint32_t lim[DAY_MIN], int m)
+{
+	return lim[m == DAY_MIN - 1 ? DAY_MIN - 2 : m];
+}
+
 int
 schedule_runs(const uint32_t lim[DAY_MIN], struct schedule_period out[SCHEDULE_MAX_PERIODS])
 {
 	int n = 0;
 
 	for (int m = 0; m < DAY_MIN;) {
-		uint32_t v = lim[m];
+		uint32_t v = sms_limit_at(lim, m);
 		int e = m + 1;
 
-		while (e < DAY_MIN && lim[e] == v)
+		while (e < DAY_MIN && sms_limit_at(lim, e) == v)
 			e++;
 		if (v != 0) {
 			if (n < SCHEDULE_MAX_PERIODS) {

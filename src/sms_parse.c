@@ -626,13 +626,14 @@ error_from_object(const cJSON *o, struct sms_error *out)
 	static const char *const rid_keys[] = {"request_id", "requestId", NULL};
 	const char *v;
 
+	/* They reach log lines and events as they are: codes and ids are tokens, text printable. */
 	if (out->code[0] == '\0' && (v = first_string(o, code_keys)) != NULL &&
-	    strlen(v) <= SMS_CODE_MAX)
+	    strlen(v) <= SMS_CODE_MAX && sms_is_token(v))
 		util_strlcpy(out->code, v, sizeof(out->code));
 	if (out->msg[0] == '\0' && (v = first_string(o, msg_keys)) != NULL)
-		util_strlcpy(out->msg, v, sizeof(out->msg));
+		printable_copy(out->msg, sizeof(out->msg), v, strlen(v));
 	if (out->request_id[0] == '\0' && (v = first_string(o, rid_keys)) != NULL &&
-	    strlen(v) <= SMS_ID_MAX)
+	    strlen(v) <= SMS_ID_MAX && sms_is_token(v))
 		util_strlcpy(out->request_id, v, sizeof(out->request_id));
 }
 

@@ -6,6 +6,8 @@
 #ifndef SMSGUARD_CREDENTIALS_H
 #define SMSGUARD_CREDENTIALS_H
 
+#include <stddef.h>
+
 #include "smsguard/config.h"
 
 #define CREDENTIALS_DEFAULT_PATH "/etc/smsguard/credentials"
@@ -32,6 +34,14 @@ struct credentials {
  * variables used. Error messages never contain a secret.
  */
 int credentials_load(const struct config *cfg, struct credentials **out, char **cause);
+/*
+ * The bytes of a credentials file (len of them, not NUL-terminated), as
+ * credentials_load reads them: a line's problem is reported as "FILE:LINE: …",
+ * a missing key or a file too large or holding a NUL as "WHERE: …". 0 with
+ * *out a new struct, or -EINVAL with *cause; no message contains a secret.
+ */
+int credentials_parse(const char *where, const char *file, const char *buf, size_t len,
+    struct credentials **out, char **cause);
 /* Wipes every secret, then frees; NULL is a no-op. */
 void credentials_free(struct credentials *cr);
 

@@ -69,7 +69,9 @@ int schedule_at(const struct schedule *s, int wday, int minute, uint32_t *mbps, 
  * The day's periods as SMS takes them (at most 5, merged, unlimited gaps left
  * out). Returns the count, or -E2BIG when the day needs more than 5.
  * Periods are in order; end_min is exclusive except that a period running to
- * midnight ends at 1439 ("23:59", as SMS writes it). -EINVAL for a bad wday.
+ * midnight ends at 1439 ("23:59", as SMS writes it). So no period starts at
+ * 23:59: the day's last minute takes the limit of 23:58 (a rule of that one
+ * minute alone is not sent). -EINVAL for a bad wday.
  */
 int schedule_day_periods(
     const struct schedule *s, int wday, struct schedule_period out[SCHEDULE_MAX_PERIODS]);

@@ -185,7 +185,9 @@ char *sms_source_bad_names(uint32_t bad, char *buf, size_t len);
 
 /*
  * Any error body: error_code/error_msg (SMS, APIGW; request_id optional),
- * errorCode/errorMsg, code/message (SMN), or the first of details[].
+ * errorCode/errorMsg, code/message (SMN), or the first of details[]. A code
+ * or request id that is not a token (printable ASCII, no spaces) is left
+ * out; the message is made printable as error_message is.
  * Returns 0 when a code was found, -EBADMSG otherwise (out then holds what
  * was found; its status is left alone).
  */

@@ -19,6 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sms_error_parse((const char *)data, size, &err);
 	sms_error_json_parse((const char *)data, size, &task);
 	/* Malformed or not, what is left is bounded and a person can read it. */
+	check_sms_error(&err);
 	check_error_fields(&task);
 	return 0;
 }

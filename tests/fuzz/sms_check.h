@@ -63,6 +63,18 @@ check_error_fields(const struct sms_task *t)
 	check_printable(t->error_message);
 }
 
+/* An error body's fields reach log lines and events as they are. */
+static inline void
+check_sms_error(const struct sms_error *e)
+{
+	CHECK_STR(e->code);
+	CHECK_STR(e->msg);
+	CHECK_STR(e->request_id);
+	check_token(e->code, 0);
+	check_token(e->request_id, 0);
+	check_printable(e->msg);
+}
+
 static inline void
 check_task(const struct sms_task *t)
 {

@@ -479,6 +479,33 @@ test_credentials_free_null(void **state)
 	credentials_free(NULL);
 }
 
+/* The parser alone, on bytes as read (no NUL at the end, maybe one inside): what the fuzzer feeds. */
+static void
+test_credentials_parse_reads_bytes_without_a_file(void **state)
+{
+	static const char good[] = "ak=AK1\nsk=" SECRET_SK "\nsecurity_token=T0k";
+	static const char nul[] = "ak=AK1\nsk=SK1\n\0";
+	static const char bad[] = "ak=AK1\n\n# c\nsk " SECRET_SK "\n";
+	struct credentials *cr = NULL;
+	char *cause = NULL;
+
+	/* Not NUL-terminated: the last value ends at the length. */
+	assert_int_equal(credentials_parse("W", "F", good, sizeof(good) - 1, &cr, &cause), 0);
+	assert_null(cause);
+	assert_string_equal(cr->ak, "AK1");
+	assert_string_equal(cr->sk, SECRET_SK);
+	assert_string_equal(cr->security_token, "T0k");
+	credentials_free(cr);
+	assert_int_equal(credentials_parse("W", "F", nul, sizeof(nul) - 1, &cr, &cause), -EINVAL);
+	assert_null(cr);
+	assert_string_equal(cause, "W: contains a NUL byte");
+	free(cause);
+	assert_int_equal(credentials_parse("W", "F", bad, sizeof(bad) - 1, &cr, &cause), -EINVAL);
+	assert_null(cr);
+	assert_string_equal(cause, "F:4: expected key=value (ak, sk or security_token)");
+	free(cause);
+}
+
 int
 main(void)
 {
@@ -502,6 +529,7 @@ main(void)
 	    cmocka_unit_test(test_credentials_empty_value_names_its_line),
 	    cmocka_unit_test(test_credentials_file_wins_over_environment),
 	    cmocka_unit_test(test_credentials_free_null),
+	    cmocka_unit_test(test_credentials_parse_reads_bytes_without_a_file),
 	};
 
 	clear_env();

@@ -380,6 +380,32 @@ test_day_periods_whole_day_ends_2359(void **state)
 	assert_int_equal(p[0].end_min, 1439);
 }
 
+/* SMS reads an end of 23:59 as the end of the day: a period cannot start there. */
+static void
+test_day_periods_never_start_at_2359(void **state)
+{
+	struct schedule s;
+	struct schedule_period p[SCHEDULE_MAX_PERIODS];
+
+	/* Found by fuzz_schedule: Monday's part of this rule was "23:59-23:59". */
+	parse_ok("Mon 23:59-02:00 6", &s);
+	assert_int_equal(schedule_day_periods(&s, MON, p), 0);
+	assert_int_equal(schedule_day_periods(&s, TUE, p), 1);
+	assert_int_equal(p[0].start_min, 0);
+	assert_int_equal(p[0].end_min, HM(2, 0));
+	/* The last minute goes with the minute before it. */
+	parse_ok("Mon 22:00-23:59 10, Mon 23:59-24:00 20", &s);
+	assert_int_equal(schedule_day_periods(&s, MON, p), 1);
+	assert_int_equal(p[0].start_min, HM(22, 0));
+	assert_int_equal(p[0].end_min, 1439);
+	assert_int_equal(p[0].mbps, 10);
+	/* A rule that stops at 23:59 still runs to the end of the day, as SMS reads it. */
+	parse_ok("Mon 08:00-23:59 50", &s);
+	assert_int_equal(schedule_day_periods(&s, MON, p), 1);
+	assert_int_equal(p[0].start_min, HM(8, 0));
+	assert_int_equal(p[0].end_min, 1439);
+}
+
 static void
 test_day_periods_five_fit_six_are_too_many(void **state)
 {
@@ -523,6 +549,7 @@ main(void)
 	    cmocka_unit_test(test_day_periods_include_the_night_before),
 	    cmocka_unit_test(test_day_periods_merge_adjacent_equal_rates),
 	    cmocka_unit_test(test_day_periods_whole_day_ends_2359),
+	    cmocka_unit_test(test_day_periods_never_start_at_2359),
 	    cmocka_unit_test(test_day_periods_five_fit_six_are_too_many),
 	    cmocka_unit_test(test_day_periods_rejects_bad_wday),
 	    cmocka_unit_test(test_format_hhmm),

@@ -803,6 +803,37 @@ test_long_error_message_is_truncated(void **state)
 	free(b);
 }
 
+/* Codes and request ids reach log lines as they are: anything but a token is left out. */
+static void
+test_error_code_or_request_id_that_is_not_a_token_is_left_out(void **state)
+{
+	const char *esc = "{\"error_code\":\"SMS.1\\u001b[31m\",\"error_msg\":\"m\"}";
+	const char *latin1 = "{\"error_code\":\"SMS.\xbf\"}";
+	const char *rid = "{\"error_code\":\"SMS.7703\",\"request_id\":\"a b\\nInjected: 1\"}";
+	struct sms_error e = {0};
+
+	assert_int_equal(sms_error_parse(esc, strlen(esc), &e), -EBADMSG);
+	assert_string_equal(e.code, "");
+	assert_string_equal(e.msg, "m");
+	assert_int_equal(sms_error_parse(latin1, strlen(latin1), &e), -EBADMSG);
+	assert_string_equal(e.code, "");
+	assert_int_equal(sms_error_parse(rid, strlen(rid), &e), 0);
+	assert_string_equal(e.code, "SMS.7703");
+	assert_string_equal(e.request_id, "");
+}
+
+static void
+test_error_message_is_made_printable(void **state)
+{
+	const char *b = "{\"error_code\":\"SMS.9004\",\"error_msg\":\"no\\nFAKE: line\\u001b[2J "
+	                "\xe6\x97\xa0\xe6\x9d\x83\xe9\x99\x90 \xff\"}";
+	struct sms_error e = {0};
+
+	assert_int_equal(sms_error_parse(b, strlen(b), &e), 0);
+	/* Control characters and broken UTF-8 become '?'; good UTF-8 (无权限) stays. */
+	assert_string_equal(e.msg, "no?FAKE: line?[2J \xe6\x97\xa0\xe6\x9d\x83\xe9\x99\x90 ?");
+}
+
 /* The list outgrew main(): one line per behaviour. */
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_show_task_example_parses),
@@ -857,6 +888,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_camel_case_error),
     cmocka_unit_test(test_garbage_error_bodies_are_refused),
     cmocka_unit_test(test_long_error_message_is_truncated),
+    cmocka_unit_test(test_error_code_or_request_id_that_is_not_a_token_is_left_out),
+    cmocka_unit_test(test_error_message_is_made_printable),
 };
 
 int
