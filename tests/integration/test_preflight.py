@@ -12,12 +12,14 @@ linuxmain. Everything the daemon reads lives under /var/tmp, so that a /tmp moun
 its mount namespace hides none of it.
 """
 
+import atexit
 import grp
 import json
 import os
 import pwd
 import random
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -292,10 +294,22 @@ def _(ctx):
 
 # ---------------------------------------------------------------------------------- the host
 
+KEEP = os.path.join(BASE, f"sgpre-keep-{os.getpid()}")
+atexit.register(lambda: os.path.isdir(KEEP) and os.rmdir(KEEP))
+
+
 def mounted(script):
-    """A prefix: the daemon in a private mount namespace, after script (sh) ran in it."""
+    """A prefix: the daemon in a private mount namespace, after script (sh) ran in it.
+
+    A build under /tmp (a clone there) would vanish under a /tmp mounted over: its directory
+    is kept aside first and bound back into the new /tmp, with the flags of its own mount."""
+    exe = os.path.dirname(os.path.realpath(harness.ARGS.smsguard))
+    keep = back = ""
+    if exe == "/tmp" or exe.startswith("/tmp/"):
+        keep = f"mkdir -p {KEEP}; mount --bind {shlex.quote(exe)} {KEEP}; "
+        back = f"; mkdir -p {shlex.quote(exe)}; mount --bind {KEEP} {shlex.quote(exe)}"
     return ["unshare", "-m", "--propagation", "private", "sh", "-c",
-            f"set -e; {script}; exec \"$@\"", "sh"]
+            f"set -e; {keep}{script}{back}; exec \"$@\"", "sh"]
 
 
 @scenario("/tmp mounted noexec fails tmp_exec (SMS.5102); a small /tmp and a full log place fail")
