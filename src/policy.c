@@ -291,6 +291,21 @@ overspeed_stop(const struct policy_input *in)
 	    strcmp(in->error_code, "SMS.9007") == 0;
 }
 
+/* Once per stop: SMS paused the task over its limit (SMS.9007). */
+static void
+report_overspeed(struct ctx *c)
+{
+	const struct policy_input *in = c->in;
+	cJSON *d = task_details(c);
+
+	cJSON_AddStringToObject(d, "error_code", in->error_code);
+	cJSON_AddStringToObject(d, "meaning", meaning_of(in->error_code));
+	cJSON_AddBoolToObject(d, "network", false);
+	add_event(c, EV_TASK_FAILED, d, "task %s by SMS with %s: %s", task_state_name(in->state),
+	    in->error_code, OVERSPEED_WHY);
+	c->st->stopped_reported = true;
+}
+
 /* Events of what is seen: raised even while paused (they report, they do not act). */
 static void
 observe(struct ctx *c)
@@ -365,15 +380,8 @@ observe(struct ctx *c)
 		add_event(c, EV_TASK_FINISHED, d, "task finished: %s", task_state_name(in->state));
 		st->finished_reported = true;
 	}
-	if (overspeed_stop(in) && !st->stopped_reported) {
-		d = task_details(c);
-		cJSON_AddStringToObject(d, "error_code", in->error_code);
-		cJSON_AddStringToObject(d, "meaning", meaning_of(in->error_code));
-		cJSON_AddBoolToObject(d, "network", false);
-		add_event(c, EV_TASK_FAILED, d, "task %s by SMS with %s: %s",
-		    task_state_name(in->state), in->error_code, OVERSPEED_WHY);
-		st->stopped_reported = true;
-	}
+	if (overspeed_stop(in) && !st->stopped_reported)
+		report_overspeed(c);
 }
 
 /* --- the rules --- */
