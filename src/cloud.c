@@ -195,8 +195,8 @@ classify(const struct http_response *resp)
 	return CLOUD_RES_CLIENT_ERROR;
 }
 
-static int
-result_errno(enum cloud_result res, long status)
+int
+cloud_result_errno(enum cloud_result res, long status)
 {
 	switch (res) {
 	case CLOUD_RES_OK:
@@ -797,7 +797,7 @@ on_plain_answer(
     void *arg, enum cloud_result res, const struct http_response *resp, const struct sms_error *err)
 {
 	struct cloud_req *r = arg;
-	int rc = result_errno(res, resp->status);
+	int rc = cloud_result_errno(res, resp->status);
 
 	r->done(r->done_arg, rc, err);
 }

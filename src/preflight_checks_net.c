@@ -481,26 +481,14 @@ signed_parse(void *arg, const struct http_response *resp, char **cause)
 	return 0;
 }
 
-/* What a cloud_result means for the credentials (pf_auth's rc). */
+/* What a cloud_result means for the credentials (pf_auth's rc): a 403 is a refusal of rights. */
 static int
 signed_rc(enum cloud_result res, long status)
 {
-	switch (res) {
-	case CLOUD_RES_OK:
-		return 0;
-	case CLOUD_RES_AUTH:
-		return -EACCES;
-	case CLOUD_RES_THROTTLED:
-		return -EAGAIN;
-	case CLOUD_RES_CLIENT_ERROR:
-		return status == 403 ? -EPERM : -EINVAL;
-	case CLOUD_RES_BAD_RESPONSE:
-		return -EBADMSG;
-	case CLOUD_RES_TIMEOUT:
-		return -ETIMEDOUT;
-	default:
-		return -EIO;
-	}
+	if (res == CLOUD_RES_CLIENT_ERROR)
+		return status == 403 ? -EPERM
+		                     : -EINVAL; /* a 404 here says nothing about the keys */
+	return cloud_result_errno(res, status);
 }
 
 static void

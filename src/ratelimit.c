@@ -113,34 +113,13 @@ on_get_parse(void *arg, const struct http_response *resp, char **cause)
 	return 0;
 }
 
-static int
-result_rc(enum cloud_result res, const struct http_response *resp)
-{
-	switch (res) {
-	case CLOUD_RES_OK:
-		return 0;
-	case CLOUD_RES_CLIENT_ERROR:
-		return resp != NULL && resp->status == 404 ? -ENOENT : -EINVAL;
-	case CLOUD_RES_AUTH:
-		return -EACCES;
-	case CLOUD_RES_THROTTLED:
-		return -EAGAIN;
-	case CLOUD_RES_TIMEOUT:
-		return -ETIMEDOUT;
-	case CLOUD_RES_BAD_RESPONSE:
-		return -EBADMSG;
-	default:
-		return -EIO;
-	}
-}
-
 static void
 on_get_answer(
     void *arg, enum cloud_result res, const struct http_response *resp, const struct sms_error *err)
 {
 	struct ratelimit *r = arg;
 	struct rl_event ev = {.raise = false};
-	int rc = result_rc(res, resp);
+	int rc = cloud_result_errno(res, resp != NULL ? resp->status : 0);
 	char now_s[160];
 
 	r->call_id = 0;
@@ -184,7 +163,8 @@ on_post_answer(
 	struct rl_event ev = {.raise = false};
 
 	r->call_id = 0;
-	rlplan_posted(&r->plan, util_wall_ms(), result_rc(res, resp), err, &ev);
+	rlplan_posted(&r->plan, util_wall_ms(),
+	    cloud_result_errno(res, resp != NULL ? resp->status : 0), err, &ev);
 	if (res == CLOUD_RES_OK)
 		log_info("%s", ev.message);
 	rl_raise(r, &ev);

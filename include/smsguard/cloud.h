@@ -83,6 +83,8 @@ struct cloud;
  * message when it sent one.
  */
 typedef void (*cloud_done_cb)(void *arg, int rc, const struct sms_error *err);
+/* The rc above for an answer sorted as res with HTTP status (for cloud_send() callers). */
+int cloud_result_errno(enum cloud_result res, long status);
 
 /*
  * transport NULL: the real HTTPS transport (owned and closed by the client);
